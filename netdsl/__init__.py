@@ -1,0 +1,71 @@
+"""netdsl: a small language for neural networks, checked for shapes before training.
+
+    import netdsl
+    program = netdsl.check_file("model.net")      # parse, resolve, check (no torch import)
+    netdsl.to_pytorch(program)                     # nn.Module source
+    netdsl.to_dot(program)                         # Graphviz source
+    netdsl.build(program, "Cifar10")               # the generated class, loaded in memory
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .errors import Diagnostic, NetDSLError, Pos
+from .program import Program, check
+
+__all__ = ["check_file", "check_source", "to_pytorch", "to_dot", "build", "NetDSLError",
+           "Diagnostic", "Pos", "Program"]
+__version__ = "0.1.0"
+
+
+def check_source(text: str, filename: str = "<string>",
+                 inputs: dict[str, list[Any]] | None = None) -> Program:
+    """Parse and check source text. Raises NetDSLError listing every problem."""
+    if not isinstance(text, str):
+        raise TypeError("check_source takes the source text as a str")
+    return _guard(lambda: check(text, filename, inputs), filename)
+
+
+def check_file(path: str | Path, inputs: dict[str, list[Any]] | None = None) -> Program:
+    """Read, parse and check a .net file (imports are relative to it)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NetDSLError([Diagnostic(f"{path}: no such file", None)]) from None
+    except UnicodeDecodeError:
+        raise NetDSLError([Diagnostic(f"{path}: not UTF-8 text", None)]) from None
+    except OSError as exc:
+        raise NetDSLError([Diagnostic(f"{path}: {exc.strerror or exc}", None)]) from None
+    return check_source(text, str(path), inputs)
+
+
+def _guard(run: Any, filename: str) -> Any:
+    try:
+        return run()
+    except RecursionError:
+        raise NetDSLError([Diagnostic("the program is nested too deeply to check",
+                                      Pos(filename, 1, 1))]) from None
+
+
+def to_pytorch(program: Program) -> str:
+    """The PyTorch module source for every network and block of a checked program."""
+    from .backends.pytorch import generate
+
+    return generate(program)
+
+
+def to_dot(program: Program, **options: Any) -> str:
+    """The Graphviz DOT source of every network of a checked program."""
+    from .backends.dot import generate
+
+    return generate(program, **options)
+
+
+def build(program: Program, name: str) -> type:
+    """Compile the generated code in memory and return the nn.Module class `name`."""
+    from .backends.pytorch import load_class
+
+    return load_class(program, name)

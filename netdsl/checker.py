@@ -1,0 +1,1474 @@
+"""The checker: evaluates every network over shapes, with blocks checked at each use.
+
+It is an abstract interpreter: tensors are :class:`~netdsl.values.Tensor` (a shape,
+a dtype and where each size came from), layers and blocks are values, and
+compile-time arithmetic runs on ints that remember their expression
+(:class:`~netdsl.dims.SInt`). Each evaluation of a network or block body is a
+:class:`Frame`; frames record, per source site, what was built there, which is
+all the backends need. Errors are collected per statement, so independent
+mistakes are all reported; a failed value becomes POISON and raises nothing more.
+"""
+
+from __future__ import annotations
+
+import difflib
+import keyword
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import nodes as n
+from . import shapes as s
+from .catalogue import LAYERS, MODULE_ATTRIBUTES, REQUIRED, TORCH_CLASSES, LayerSpec, Param
+from .dims import Dim, Ref, SInt, Sym, dim_str, expr_of, refs, shape_str
+from .errors import Diagnostic, Pos, SourceError
+from .render import render_call, torch_text
+from .values import (
+    POISON, BlockFactory, BlockValue, Instance, LayerFactory, LayerValue, Node, Poison,
+    PrimaryTuple, Repeated, Tensor, TorchFactory, Why, describe, explain,
+)
+
+MAX_BLOCK_DEPTH = 64
+MAX_INT = 1 << 62
+RESERVED_NAMES = frozenset({"self", "torch", "nn", "F"})
+
+
+# ---------------------------------------------------------------- frames
+
+
+@dataclass(eq=False)
+class SiteRecord:
+    """One evaluation of a layer or block site in a frame (what the backends read)."""
+
+    kind: str  # 'layer' or 'block'
+    value: LayerValue | BlockValue
+    node: Node
+    inferred: dict[str, Any] = field(default_factory=dict)  # sizes in the frame's scope
+    cls: str = ""
+    frame: "Frame | None" = None  # the block's own frame
+    index: int = -1  # position in a `* n` repetition, -1 when not repeated
+
+
+@dataclass(eq=False)
+class Frame:
+    """One evaluation of a network or block body."""
+
+    definition: n.Definition
+    prefix: str = ""
+    scope: tuple[Node, ...] = ()
+    caller: "Frame | None" = None
+    call_pos: Pos | None = None
+    speculative: bool = False
+    env: dict[str, Any] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)  # hyper, dim, local, tensor, layer
+    mapping: dict[Ref, Any] = field(default_factory=dict)  # this scope's refs -> caller values
+    local_exprs: dict[str, Any] = field(default_factory=dict)
+    sites: dict[int, list[SiteRecord]] = field(default_factory=dict)
+    branches: dict[int, int] = field(default_factory=dict)  # id(If) -> taken branch
+    bound: dict[str, Pos] = field(default_factory=dict)  # tensor bindings not yet read
+    inputs: list[Tensor] = field(default_factory=list)
+    output: Any = None
+    returned: bool = False
+
+    def record(self, site: Any, rec: SiteRecord) -> None:
+        self.sites.setdefault(id(site), []).append(rec)
+
+    def to_caller(self, value: Any) -> Any:
+        """Rewrite a size of this frame's scope in the caller's terms."""
+        if isinstance(value, SInt):
+            try:
+                return _substitute(value.expr, self)
+            except KeyError:
+                return int(value)
+        return value
+
+
+def _substitute(e: Any, frame: Frame) -> Any:
+    if isinstance(e, Ref):
+        if e in frame.mapping:
+            return frame.mapping[e]
+        if e.kind == "local" and frame.local_exprs.get(e.name) is not None:
+            return _substitute(frame.local_exprs[e.name], frame)
+        raise KeyError(e)
+    if isinstance(e, int):
+        return e
+    left, right = _substitute(e.left, frame), _substitute(e.right, frame)
+    return {"+": left.__add__, "-": left.__sub__, "*": left.__mul__, "//": left.__floordiv__,
+            "%": left.__mod__}[e.op](right) if isinstance(left, SInt) else _rop(e.op, left, right)
+
+
+def _rop(op: str, left: Any, right: Any) -> Any:
+    if op == "+":
+        return left + right
+    if op == "-":
+        return left - right
+    if op == "*":
+        return left * right
+    if op == "//":
+        return left // right
+    return left % right
+
+
+@dataclass(eq=False)
+class NetworkResult:
+    definition: n.Definition
+    frame: Frame
+    inputs: list[tuple[str, s.TT]]
+    outputs: list[s.TT]
+    nodes: list[Node]
+    params: int
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def suggest(name: str, options: Any) -> str | None:
+    close = difflib.get_close_matches(name, sorted(set(options)), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def did_you_mean(name: str, options: Any) -> str | None:
+    close = suggest(name, options)
+    return f"did you mean {close!r}?" if close else None
+
+
+def snake(name: str) -> str:
+    out = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i and (not name[i - 1].isupper() or (
+                i + 1 < len(name) and name[i + 1].islower())) and name[i - 1] != "_":
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+def validate_name(name: str, pos: Pos, what: str) -> None:
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name) and name in ("match", "case"):
+        if keyword.iskeyword(name):
+            raise SourceError(f"{name!r} is a Python keyword and cannot name {what}", pos,
+                              fix=f"rename it, e.g. {name}_")
+    if name.startswith("__"):
+        raise SourceError(f"names starting with '__' are reserved; {name!r} cannot name {what}",
+                          pos)
+    if name == "self":
+        raise SourceError(f"'self' cannot name {what}: the generated module uses it", pos)
+
+
+def is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def flat_tensors(value: Any) -> list[Tensor]:
+    if isinstance(value, Tensor):
+        return [value]
+    if isinstance(value, tuple):
+        return [t for item in value for t in flat_tensors(item)]
+    return []
+
+
+def primary(value: Any) -> Any:
+    return value[0] if isinstance(value, PrimaryTuple) else value
+
+
+def contains_poison(value: Any) -> bool:
+    if isinstance(value, Poison):
+        return True
+    if isinstance(value, tuple):
+        return any(contains_poison(v) for v in value)
+    return False
+
+
+# ---------------------------------------------------------------- the checker
+
+
+class Checker:
+    def __init__(self, definitions: dict[str, n.Definition], sources: dict[str, str]) -> None:
+        self.definitions = definitions
+        self.sources = sources
+        self.errors: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []
+        self._seen: set[tuple[str, str, int, int]] = set()
+        self.uses: dict[str, list[Frame]] = {}
+        self._names: dict[str, dict[int, str]] = {}
+        self._next_id = 0
+        self.nodes: list[Node] = []
+        self.active: list[str] = []
+
+    # ------------------------------------------------------------ diagnostics
+
+    def _add(self, diag: Diagnostic, into: list[Diagnostic]) -> None:
+        key = (diag.message, diag.file, diag.line, diag.column)
+        if key not in self._seen:
+            self._seen.add(key)
+            into.append(diag)
+
+    def error(self, err: SourceError, frame: Frame | None) -> None:
+        if frame is not None and frame.speculative:
+            raise err
+        diag = err.diagnostic
+        self._add_context(diag, frame)
+        self._add(diag, self.errors)
+
+    def warn(self, message: str, pos: Pos | None, frame: Frame | None) -> None:
+        if frame is not None and frame.speculative:
+            return
+        diag = Diagnostic(message, pos, severity="warning")
+        self._add_context(diag, frame)
+        self._add(diag, self.warnings)
+
+    @staticmethod
+    def _add_context(diag: Diagnostic, frame: Frame | None) -> None:
+        while frame is not None and frame.caller is not None:
+            if frame.call_pos is not None:
+                diag.notes.append(f"in block {frame.definition.name} used at {frame.call_pos}")
+            frame = frame.caller
+
+    def label(self, pos: Pos) -> str:
+        text = self.sources.get(pos.file, "")
+        if not text or pos.end_line != pos.line:
+            return ""
+        lines = text.splitlines()
+        if pos.line > len(lines):
+            return ""
+        return lines[pos.line - 1][pos.column - 1: pos.end_column - 1]
+
+    def new_node(self, kind: str, op: str, name: str | None, label: str, torch: str,
+                 pos: Pos | None, inputs: list[Tensor], frame: Frame | None) -> Node:
+        self._next_id += 1
+        node = Node(self._next_id, kind, op, name, label, torch, pos, inputs, [],
+                    scope=frame.scope if frame else ())
+        if frame is None or not frame.speculative:
+            self.nodes.append(node)
+        return node
+
+    # ------------------------------------------------------------ networks
+
+    def check_network(self, d: n.Definition, overrides: dict[str, list[Any]]) -> NetworkResult:
+        self.nodes = []
+        frame = Frame(d)
+        for p in d.hyperparams:
+            if p.default is None:
+                self.error(SourceError(f"network hyperparameter {p.name!r} needs a default "
+                                       f"value", p.pos, fix=f"write {p.name}=..."), None)
+                frame.env[p.name] = POISON
+                continue
+            try:
+                value = self.eval(p.default, frame)
+            except SourceError as err:
+                self.error(err, frame)
+                value = POISON
+            self.bind_hyper(frame, p.name, value)
+        inputs: list[tuple[str, s.TT]] = []
+        for p in d.inputs:
+            try:
+                tensor = self.network_input(p, frame, overrides.get(p.name))
+            except SourceError as err:
+                self.error(err, frame)
+                frame.env[p.name] = POISON
+                continue
+            frame.env[p.name] = tensor
+            frame.kinds[p.name] = "tensor"
+            frame.bound[p.name] = p.pos
+            frame.inputs.append(tensor)
+            inputs.append((p.name, tensor.tt))
+        unknown = set(overrides) - {p.name for p in d.inputs}
+        for name in sorted(unknown):
+            self.error(SourceError(f"--input {name}: network {d.name} has no input {name!r}",
+                                   d.pos, fix=did_you_mean(name, [p.name for p in d.inputs])),
+                       None)
+        self.uses.setdefault(d.name, []).append(frame)
+        result = self.run_body(frame)
+        outputs = [t.tt for t in flat_tensors(result)]
+        if flat_tensors(result):
+            out = self.new_node("output", "output", None, "output", "", d.pos,
+                                flat_tensors(result), frame)
+            out.outputs = outputs
+        nodes = self.nodes
+        params = sum(node.params for node in nodes if node.kind in ("layer", "op"))
+        return NetworkResult(d, frame, inputs, outputs, nodes, params)
+
+    def network_input(self, p: n.Param, frame: Frame, override: list[Any] | None) -> Tensor:
+        if p.type is None:
+            raise SourceError(f"network input {p.name!r} needs a shape", p.pos,
+                              fix=f"write {p.name}: [B, ...]")
+        dtype = self.dtype(p.type)
+        whys: list[Why | None] = []
+        shape: list[Dim] = []
+        if override is not None:
+            dims_src: list[Any] = list(override)
+            where = "given by --input"
+        else:
+            dims_src = list(p.type.shape.dims)
+            where = f"declared for {p.name} at {p.type.shape.pos.short}"
+        for i, item in enumerate(dims_src):
+            if isinstance(item, n.Expr):
+                if isinstance(item, n.Name) and item.id not in frame.env:
+                    validate_name(item.id, item.pos, "a dimension")
+                    frame.env[item.id] = Sym.named(item.id)
+                    frame.kinds[item.id] = "dim"
+                value = self.eval(item, frame)
+                pos = item.pos
+            else:
+                value = item
+                if isinstance(item, str):
+                    value = frame.env.get(item) if item in frame.env else Sym.named(item)
+                pos = p.pos
+            if not (is_int(value) or isinstance(value, Sym)):
+                raise SourceError(f"a dimension must be an integer or a name, got "
+                                  f"{describe(value)}", pos)
+            if is_int(value) and value < 0:
+                raise SourceError(f"dimension {i} of {p.name} is negative ({value})", pos)
+            if override is not None and isinstance(item, str) and isinstance(value, Sym):
+                frame.env[item] = value
+            shape.append(value)
+            whys.append(Why(value, f"the size {where}", kind="input"))
+        if override is not None and p.type is not None:
+            for dim_expr, value in zip(p.type.shape.dims, shape, strict=False):
+                if isinstance(dim_expr, n.Name) and isinstance(frame.env.get(dim_expr.id), Sym) \
+                        and frame.kinds.get(dim_expr.id) == "dim":
+                    frame.env[dim_expr.id] = value
+        tt = s.TT(tuple(shape), dtype)
+        tensor = Tensor(tt, tuple(whys))
+        node = self.new_node("input", "input", p.name, p.name, "", p.pos, [], frame)
+        node.outputs = [tt]
+        tensor.producer = node
+        return tensor
+
+    def dtype(self, t: n.TensorType) -> str:
+        if t.dtype is None:
+            return "float"
+        if t.dtype not in s.DTYPES:
+            raise SourceError(f"unknown dtype {t.dtype!r}", t.dtype_pos or t.shape.pos,
+                              fix=did_you_mean(t.dtype, s.DTYPES) or "use float or long")
+        return t.dtype
+
+    def bind_hyper(self, frame: Frame, name: str, value: Any) -> None:
+        ref = Ref(name, "hyper")
+        frame.mapping[ref] = value
+        frame.env[name] = SInt(int(value), ref) if is_int(value) else value
+        frame.kinds[name] = "hyper"
+
+    # ------------------------------------------------------------ bodies and statements
+
+    def run_body(self, frame: Frame) -> Any:
+        result = self.exec_block(frame.definition.body, frame)
+        if frame.returned:
+            result = frame.output
+        if result is None and not frame.speculative:
+            what = frame.definition.kind
+            self.error(SourceError(f"{what} {frame.definition.name} has no output: end its body "
+                                   f"with an expression or `return`", frame.definition.pos),
+                       frame)
+            result = POISON
+        if not frame.speculative:
+            for name, pos in frame.bound.items():
+                if frame.kinds.get(name) == "tensor" and not contains_poison(frame.env.get(name)):
+                    self.warn(f"{name!r} is computed but never used", pos, frame)
+                elif frame.kinds.get(name) == "layer":
+                    self.warn(f"layer {name!r} is never applied", pos, frame)
+        frame.output = result
+        return result
+
+    def exec_block(self, body: list[n.Stmt], frame: Frame) -> Any:
+        result = None
+        for i, stmt in enumerate(body):
+            if frame.returned:
+                self.warn("this statement comes after `return` and is never run", stmt.pos, frame)
+                break
+            try:
+                result = self.exec_stmt(stmt, frame, last=(i == len(body) - 1))
+            except SourceError as err:
+                self.error(err, frame)
+                self.poison_targets(stmt, frame)
+                result = POISON
+        return result
+
+    def poison_targets(self, stmt: n.Stmt, frame: Frame) -> None:
+        if isinstance(stmt, n.Assign):
+            for name in self.target_names(stmt.target):
+                frame.env[name] = POISON
+                frame.bound.pop(name, None)
+
+    def target_names(self, target: n.Expr) -> list[str]:
+        if isinstance(target, n.Name):
+            return [target.id]
+        if isinstance(target, n.TupleExpr):
+            return [name for item in target.items for name in self.target_names(item)]
+        return []
+
+    def exec_stmt(self, stmt: n.Stmt, frame: Frame, last: bool) -> Any:
+        if isinstance(stmt, n.Assign):
+            value = self.eval(stmt.value, frame)
+            self.assign(stmt.target, value, frame, stmt.value)
+            return None
+        if isinstance(stmt, n.ExprStmt):
+            value = self.eval(stmt.value, frame)
+            if not last and not contains_poison(value) and flat_tensors(value):
+                self.warn("this expression's result is not used", stmt.pos, frame)
+            return value
+        if isinstance(stmt, n.Return):
+            value = self.eval(stmt.value, frame)
+            frame.output = value
+            frame.returned = True
+            return value
+        if isinstance(stmt, n.If):
+            for index, (cond, body) in enumerate(stmt.branches):
+                if self.condition(cond, frame):
+                    frame.branches[id(stmt)] = index
+                    return self.exec_block(body, frame)
+            frame.branches[id(stmt)] = len(stmt.branches)
+            return self.exec_block(stmt.orelse, frame) if stmt.orelse else None
+        return None  # pass
+
+    def condition(self, cond: n.Expr, frame: Frame) -> bool:
+        value = self.eval(cond, frame)
+        if isinstance(value, Poison):
+            raise SourceError("condition depends on an earlier error", cond.pos)
+        if isinstance(value, Tensor):
+            raise SourceError("`if` chooses at compile time: its condition must be a "
+                              "hyperparameter or dimension, not a tensor", cond.pos)
+        if isinstance(value, Sym):
+            raise SourceError(f"the condition depends on the symbolic dimension {value}, "
+                              f"whose value is unknown until run time", cond.pos)
+        return bool(value)
+
+    def assign(self, target: n.Expr, value: Any, frame: Frame, source: n.Expr) -> None:
+        if isinstance(target, n.Name):
+            validate_name(target.id, target.pos, "a value")
+            self.bind(target.id, primary(value), frame, target.pos, source)
+            return
+        if isinstance(target, n.TupleExpr):
+            if isinstance(value, Poison):
+                for name in self.target_names(target):
+                    frame.env[name] = POISON
+                return
+            if not isinstance(value, tuple):
+                raise SourceError(f"cannot unpack {describe(value)} into "
+                                  f"{len(target.items)} names", target.pos)
+            if len(value) != len(target.items):
+                raise SourceError(f"cannot unpack {len(value)} values into "
+                                  f"{len(target.items)} names", target.pos)
+            for item, v in zip(target.items, value, strict=True):
+                self.assign(item, v, frame, source)
+            return
+        raise SourceError("only names and tuples of names can be assigned to", target.pos)
+
+    def bind(self, name: str, value: Any, frame: Frame, pos: Pos, source: n.Expr) -> None:
+        if name in LAYERS or name in self.definitions:
+            what = "layer" if name in LAYERS else "block"
+            raise SourceError(f"{name!r} is the name of a {what}; choose another name", pos)
+        if isinstance(value, Tensor):
+            frame.kinds[name] = "tensor"
+            frame.bound[name] = pos
+        elif isinstance(value, (LayerValue, BlockValue)):
+            if value.shared and value.binding != name:
+                raise SourceError(f"{value.binding!r} and {name!r} would name the same layer",
+                                  pos, fix=f"use {value.binding!r}")
+            value.shared = True
+            value.binding = name
+            frame.kinds[name] = "layer"
+            frame.bound[name] = pos
+        elif is_int(value) and not isinstance(value, Sym):
+            previous = frame.kinds.get(name)
+            if previous is None and _mentions_names(source):
+                frame.local_exprs[name] = expr_of(value) if isinstance(value, SInt) else None
+                value = SInt(int(value), Ref(name, "local"))
+                frame.kinds[name] = "local"
+            elif previous in ("local", "hyper", "dim"):
+                frame.local_exprs[name] = expr_of(value) if isinstance(value, SInt) else None
+                if isinstance(value, SInt) or _mentions_names(source):
+                    value = SInt(int(value), Ref(name, "local"))
+                frame.kinds[name] = "local"
+            else:
+                frame.kinds[name] = "local"
+        else:
+            frame.kinds[name] = "local"
+        frame.env[name] = value
+
+    # ------------------------------------------------------------ expressions
+
+    def eval(self, e: n.Expr, frame: Frame) -> Any:
+        method = getattr(self, "eval_" + type(e).__name__)
+        return method(e, frame)
+
+    def eval_Name(self, e: n.Name, frame: Frame) -> Any:
+        env = frame.env
+        if e.id in env:
+            frame.bound.pop(e.id, None)
+            return env[e.id]
+        if e.id in LAYERS:
+            return LayerFactory(LAYERS[e.id])
+        if e.id in self.definitions and self.definitions[e.id].kind == "block":
+            return BlockFactory(self.definitions[e.id])
+        if e.id in self.definitions:
+            raise SourceError(f"{e.id!r} is a network; only blocks can be used inside another "
+                              f"network", e.pos, fix=f"declare it as `block {e.id}`")
+        options = list(env) + list(LAYERS) + [k for k, d in self.definitions.items()
+                                               if d.kind == "block"]
+        raise SourceError(f"unknown name {e.id!r}", e.pos, fix=did_you_mean(e.id, options))
+
+    def eval_Number(self, e: n.Number, frame: Frame) -> Any:
+        return e.value
+
+    def eval_String(self, e: n.String, frame: Frame) -> Any:
+        return e.value
+
+    def eval_Constant(self, e: n.Constant, frame: Frame) -> Any:
+        return e.value
+
+    def eval_TupleExpr(self, e: n.TupleExpr, frame: Frame) -> Any:
+        return tuple(primary(self.eval(item, frame)) for item in e.items)
+
+    def eval_Annotated(self, e: n.Annotated, frame: Frame) -> Any:
+        value = self.eval(e.value, frame)
+        self.annotate(value, e.shape, frame, e.value.pos)
+        return value
+
+    def eval_Ternary(self, e: n.Ternary, frame: Frame) -> Any:
+        return self.eval(e.then if self.condition(e.cond, frame) else e.otherwise, frame)
+
+    def eval_BoolOp(self, e: n.BoolOp, frame: Frame) -> Any:
+        value: Any = None
+        for item in e.values:
+            value = self.compile_time(self.eval(item, frame), item.pos, e.op)
+            if (e.op == "and" and not value) or (e.op == "or" and value):
+                return value
+        return value
+
+    def eval_UnaryOp(self, e: n.UnaryOp, frame: Frame) -> Any:
+        value = self.eval(e.operand, frame)
+        if isinstance(value, Poison):
+            return POISON
+        if e.op == "not":
+            return not self.compile_time(value, e.operand.pos, "not")
+        if isinstance(value, Tensor):
+            return self.tensor_op("neg", [value], e, frame)
+        if not isinstance(value, (int, float, Sym)) or isinstance(value, bool):
+            raise SourceError(f"cannot apply {e.op!r} to {describe(value)}", e.pos)
+        return -value if e.op == "-" else value
+
+    def eval_Compare(self, e: n.Compare, frame: Frame) -> Any:
+        left = self.compile_time(self.eval(e.left, frame), e.left.pos, "a comparison")
+        for op, right_e in zip(e.ops, e.comparators, strict=True):
+            right = self.compile_time(self.eval(right_e, frame), right_e.pos, "a comparison")
+            if isinstance(left, Sym) or isinstance(right, Sym):
+                if op in ("==", "!=") and isinstance(left, Sym) and isinstance(right, Sym):
+                    ok = (left == right) == (op == "==")
+                else:
+                    raise SourceError("a symbolic dimension has no value until run time; it "
+                                      "cannot be compared", e.pos)
+            else:
+                try:
+                    ok = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+                          "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
+                          ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}[op](left, right)
+                except TypeError:
+                    raise SourceError(f"cannot compare {describe(left)} with {describe(right)}",
+                                      e.pos) from None
+            if not ok:
+                return False
+            left = right
+        return True
+
+    def compile_time(self, value: Any, pos: Pos, where: str) -> Any:
+        if isinstance(value, Poison):
+            raise SourceError(f"{where} depends on an earlier error", pos)
+        if isinstance(value, Tensor):
+            raise SourceError(f"{where} works on compile-time values, not tensors", pos)
+        return value
+
+    def eval_BinOp(self, e: n.BinOp, frame: Frame) -> Any:
+        left = self.eval(e.left, frame)
+        right = self.eval(e.right, frame)
+        if isinstance(left, Poison) or isinstance(right, Poison):
+            return POISON
+        left, right = primary(left), primary(right)
+        if isinstance(left, Tensor) or isinstance(right, Tensor):
+            return self.tensor_binop(e, left, right, frame)
+        if e.op == "*" and isinstance(left, _REPEATABLE):
+            return self.repeat(left, right, e.right.pos, e.pos)
+        if e.op == "*" and isinstance(right, _REPEATABLE):
+            return self.repeat(right, left, e.left.pos, e.pos)
+        return self.arith(e.op, left, right, e)
+
+    def arith(self, op: str, left: Any, right: Any, e: n.BinOp) -> Any:
+        ok_types = (int, float, Sym)
+        if isinstance(left, bool) or isinstance(right, bool) or not (
+                isinstance(left, ok_types) and isinstance(right, ok_types)):
+            if op == "+" and isinstance(left, tuple) and isinstance(right, tuple):
+                return left + right
+            if op == "+" and isinstance(left, str) and isinstance(right, str):
+                return left + right
+            raise SourceError(f"cannot use {op!r} on {describe(left)} and {describe(right)}",
+                              e.pos)
+        if op == "@":
+            raise SourceError("'@' multiplies tensors, not numbers", e.pos)
+        if op in ("/", "//", "%") and not isinstance(right, Sym) and right == 0:
+            raise SourceError("division by zero", e.right.pos)
+        if op == "/":
+            if isinstance(left, Sym) or isinstance(right, Sym):
+                raise SourceError("'/' gives a fraction; use '//' for dimensions", e.pos)
+            return left / right
+        result = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+                  "//": lambda a, b: a // b, "%": lambda a, b: a % b}[op](left, right)
+        if isinstance(result, int) and abs(result) > MAX_INT:
+            raise SourceError("integer too large", e.pos)
+        if isinstance(result, float) and not math.isfinite(result):
+            raise SourceError("number too large", e.pos)
+        return result
+
+    def repeat(self, value: Any, count: Any, count_pos: Pos, pos: Pos) -> Repeated:
+        if not is_int(count) or count < 1:
+            raise SourceError(f"a stage repeats a positive whole number of times, got "
+                              f"{count!r}", count_pos)
+        if count > 10000:
+            raise SourceError(f"{int(count)} repetitions is more than netdsl builds (10000)",
+                              count_pos)
+        return Repeated(value, int(count), pos)
+
+    def eval_Call(self, e: n.Call, frame: Frame) -> Any:
+        func = self.eval(e.func, frame)
+        if isinstance(func, Poison):
+            return POISON
+        if isinstance(func, (LayerValue, BlockValue, Repeated)):
+            return self.apply(func, self.tensor_args(e, frame), e, frame)
+        if isinstance(func, BlockFactory) and not func.definition.hyperparams and (
+                e.args or e.kwargs):
+            # a block with a single parameter list takes its inputs in its one call
+            return self.apply(func, self.tensor_args(e, frame), e, frame)
+        if isinstance(func, (LayerFactory, TorchFactory, BlockFactory)):
+            return self.configure(func, e.args, e.kwargs, e, e.pos, frame)
+        raise SourceError(f"{describe(func)} cannot be called", e.func.pos)
+
+    def tensor_args(self, e: n.Call, frame: Frame) -> list[Any]:
+        if e.kwargs:
+            raise SourceError("tensors are passed by position; keyword arguments go in the "
+                              "first parentheses", e.kwargs[0].pos)
+        return [self.eval(a, frame) for a in e.args]
+
+    def eval_Attribute(self, e: n.Attribute, frame: Frame) -> Any:
+        if isinstance(e.value, n.Name) and e.value.id == "nn" and "nn" not in frame.env:
+            return TorchFactory(e.attr, TORCH_CLASSES.get(e.attr))
+        raise SourceError("only torch classes are reached with '.', as in nn.Conv2d", e.pos)
+
+    def eval_Pipeline(self, e: n.Pipeline, frame: Frame) -> Any:
+        value = self.eval(e.head, frame)
+        for stage in e.stages:
+            if contains_poison(value):
+                return POISON
+            layer = self.stage_value(stage, frame)
+            value = self.apply(layer, self.stage_inputs(value, stage), stage, frame)
+            if stage.shape is not None:
+                self.annotate(value, stage.shape, frame, stage.pos)
+        return value
+
+    def stage_inputs(self, value: Any, stage: n.Stage) -> list[Any]:
+        if isinstance(value, PrimaryTuple):
+            return [value[0]]
+        if isinstance(value, tuple):
+            return list(value)
+        return [value]
+
+    def stage_value(self, stage: n.Stage, frame: Frame) -> Any:
+        callee = stage.callee
+        if len(callee) == 2 and callee[0] == "nn" and "nn" not in frame.env:
+            value: Any = TorchFactory(callee[1], TORCH_CLASSES.get(callee[1]))
+        elif len(callee) > 1:
+            raise SourceError(f"unknown layer {stage.label!r}; torch classes are written "
+                              f"nn.Name", stage.pos)
+        else:
+            value = self.eval_Name(n.Name(stage.pos, callee[0]), frame)
+        if isinstance(value, Poison):
+            return POISON
+        if stage.called:
+            if isinstance(value, (LayerValue, BlockValue, Repeated)):
+                raise SourceError(f"{stage.label!r} is already built; apply it with "
+                                  f"`-> {stage.label}`", stage.pos)
+            if isinstance(value, (LayerFactory, TorchFactory, BlockFactory)):
+                value = self.configure(value, stage.args, stage.kwargs, stage, stage.pos, frame)
+            else:
+                raise SourceError(f"{stage.label!r} is {describe(value)}, not a layer or block",
+                                  stage.pos)
+        elif not isinstance(value, _APPLICABLE):
+            if isinstance(value, Tensor):
+                raise SourceError(f"{stage.label!r} is a tensor, not a layer; combine tensors "
+                                  f"with (a, b) -> cat or a + b", stage.pos)
+            raise SourceError(f"{stage.label!r} is {describe(value)}, not a layer or block",
+                              stage.pos)
+        if stage.repeat is not None:
+            count = self.eval(stage.repeat, frame)
+            value = self.repeat(value, count, stage.repeat.pos, stage.pos)
+        return value
+
+    # ------------------------------------------------------------ configuring layers
+
+    def configure(self, factory: Any, args: list[n.Expr], kwargs: list[n.Keyword], site: Any,
+                  pos: Pos, frame: Frame) -> Any:
+        label = self.label(pos) or self.factory_name(factory)
+        values = [(self.eval(a, frame), a) for a in args]
+        kw_values = [(k.name, self.eval(k.value, frame), k) for k in kwargs]
+        for value, expr in values + [(v, k.value) for _, v, k in kw_values]:
+            if isinstance(value, Poison):
+                return POISON
+            if isinstance(primary(value), Tensor) or (
+                    isinstance(value, tuple) and any(isinstance(v, Tensor) for v in value)):
+                name = self.factory_name(factory)
+                arg_text = self.label(expr.pos) or "x"
+                raise SourceError(
+                    f"the parentheses of {name} hold its arguments, never tensors",
+                    expr.pos, fix=f"write {arg_text} -> {name}")
+            if isinstance(value, (LayerValue, BlockValue, LayerFactory, BlockFactory,
+                                  TorchFactory, Repeated)):
+                raise SourceError(f"{describe(value)} cannot be an argument", expr.pos)
+        if isinstance(factory, LayerFactory):
+            spec = factory.spec
+            bound, given = self.bind_args(spec.signature, spec.inferred, values, kw_values,
+                                          spec.name, pos)
+            return LayerValue(spec, bound, given, label, pos, site)
+        if isinstance(factory, TorchFactory):
+            if factory.spec is None:
+                return LayerValue(None, {}, set(), label, pos, site, torch_cls=factory.cls,
+                                  torch_args=([v for v, _ in values],
+                                              {k: v for k, v, _ in kw_values}))
+            spec = factory.spec
+            bound, given = self.bind_args(spec.torch_signature, (), values, kw_values,
+                                          f"nn.{factory.cls}", pos)
+            given_inferred = {name for name in spec.inferred if bound.get(name) is not REQUIRED}
+            for name in spec.inferred:
+                if bound.get(name) is REQUIRED:
+                    bound.pop(name)
+            for name, default in spec.overrides.items():
+                if name not in given:
+                    bound[name] = default if factory.cls not in spec.classes else bound[name]
+            return LayerValue(spec, bound, given | given_inferred, label, pos, site,
+                              torch_cls=factory.cls)
+        d = factory.definition
+        sig = tuple(Param(p.name, REQUIRED if p.default is None else p.default)
+                    for p in d.hyperparams)
+        if not d.hyperparams and (values or kw_values):
+            raise SourceError(f"block {d.name} takes no hyperparameters", pos,
+                              fix=f"apply it with `-> {d.name}`")
+        bound, given = self.bind_args(sig, (), values, kw_values, d.name, pos, defaults=False)
+        hyper = self.block_hyper(d, bound, frame)
+        return BlockValue(d, hyper, given, site if isinstance(site, n.Call) else None, label, pos,
+                          site)
+
+    def block_hyper(self, d: n.Definition, bound: dict[str, Any], frame: Frame) -> dict[str, Any]:
+        """Hyperparameter values; defaults may refer to earlier hyperparameters."""
+        scratch = Frame(d, speculative=frame.speculative)
+        hyper: dict[str, Any] = {}
+        for p in d.hyperparams:
+            if p.name in bound:
+                value = bound[p.name]
+            else:
+                assert p.default is not None
+                value = self.eval(p.default, scratch)
+            hyper[p.name] = value
+            scratch.env[p.name] = value
+        return hyper
+
+    @staticmethod
+    def factory_name(factory: Any) -> str:
+        if isinstance(factory, LayerFactory):
+            return factory.spec.name
+        if isinstance(factory, TorchFactory):
+            return f"nn.{factory.cls}"
+        return factory.definition.name
+
+    def bind_args(self, sig: tuple[Param, ...], extra: tuple[str, ...],
+                  values: list[tuple[Any, n.Expr]], kw_values: list[tuple[str, Any, n.Keyword]],
+                  what: str, pos: Pos, defaults: bool = True) -> tuple[dict[str, Any], set[str]]:
+        bound: dict[str, Any] = {}
+        given: set[str] = set()
+        positional = [p for p in sig]
+        star = next((p for p in sig if p.star), None)
+        i = 0
+        for value, expr in values:
+            if i < len(positional) and not positional[i].star:
+                bound[positional[i].name] = value
+                given.add(positional[i].name)
+                i += 1
+            elif star is not None:
+                bound.setdefault(star.name, ())
+                bound[star.name] = bound[star.name] + (value,)
+                given.add(star.name)
+            else:
+                names = ", ".join(p.name for p in sig) or "no arguments"
+                raise SourceError(f"{what} takes at most {len(sig)} positional argument"
+                                  f"{'s' if len(sig) != 1 else ''} ({names}), got {len(values)}",
+                                  expr.pos)
+        known = {p.name for p in sig} | set(extra)
+        for name, value, kw in kw_values:
+            if name not in known:
+                raise SourceError(f"{what} has no argument {name!r}", kw.pos,
+                                  fix=did_you_mean(name, known))
+            if name in given:
+                raise SourceError(f"{what} got {name!r} twice", kw.pos)
+            bound[name] = value
+            given.add(name)
+        missing = [p.name for p in sig if p.name not in bound and p.default is REQUIRED
+                   and not p.star]
+        if missing:
+            listed = " and ".join(missing) if len(missing) < 3 else ", ".join(missing)
+            raise SourceError(f"{what} needs {listed}", pos,
+                              fix=f"e.g. {what}({', '.join(missing)}=...)" if len(missing) == 1
+                              else None)
+        for p in sig:
+            if p.name not in bound:
+                if p.star:
+                    bound[p.name] = ()
+                elif defaults or p.default is not REQUIRED:
+                    if defaults:
+                        bound[p.name] = p.default
+        for name in extra:
+            if name not in bound:
+                bound[name] = REQUIRED
+        return bound, given
+
+    # ------------------------------------------------------------ applying
+
+    def apply(self, layer: Any, inputs: list[Any], site: Any, frame: Frame,
+              index: int = -1) -> Any:
+        if isinstance(layer, Poison) or any(contains_poison(v) for v in inputs):
+            return POISON
+        inputs = [primary(v) for v in inputs]
+        for value in inputs:
+            if not isinstance(value, Tensor):
+                pos = getattr(site, "pos", None)
+                raise SourceError(f"layers and blocks are applied to tensors, got "
+                                  f"{describe(value)}", pos)
+        if isinstance(layer, LayerFactory):
+            layer = self.configure(layer, [], [], site, site.pos, frame)
+        elif isinstance(layer, TorchFactory):
+            layer = self.configure(layer, [], [], site, site.pos, frame)
+        elif isinstance(layer, BlockFactory):
+            d = layer.definition
+            layer = self.configure(layer, [], [], site, site.pos, frame)
+            if not isinstance(layer, BlockValue):
+                return POISON
+            del d
+        if isinstance(layer, Repeated):
+            value: Any = inputs if len(inputs) != 1 else inputs[0]
+            for i in range(layer.count):
+                item = self.fresh(layer.value, site, frame)
+                args = list(value) if isinstance(value, tuple) and not isinstance(
+                    value, PrimaryTuple) else [primary(value)]
+                value = self.apply(item, args, site, frame, index=i)
+                if contains_poison(value):
+                    return POISON
+            return value
+        if isinstance(layer, LayerValue):
+            return self.apply_layer(layer, inputs, site, frame, index)
+        if isinstance(layer, BlockValue):
+            return self.apply_block(layer, inputs, site, frame, index)
+        raise SourceError(f"{describe(layer)} cannot be applied to tensors",
+                          getattr(site, "pos", None))
+
+    def fresh(self, value: Any, site: Any, frame: Frame) -> Any:
+        """A new, unshared copy of a configured layer or block, for `* n`."""
+        if isinstance(value, LayerValue):
+            return LayerValue(value.spec, dict(value.args), set(value.given), value.label,
+                              value.pos, value.site, value.torch_cls, value.torch_args)
+        if isinstance(value, BlockValue):
+            return BlockValue(value.definition, dict(value.hyper), set(value.given), value.call,
+                              value.label, value.pos, value.site)
+        if isinstance(value, (LayerFactory, TorchFactory, BlockFactory)):
+            return value
+        raise SourceError(f"cannot repeat {describe(value)}", getattr(site, "pos", None))
+
+    def attr_name(self, frame: Frame, site: Any, value: LayerValue | BlockValue,
+                  index: int) -> str:
+        if value.shared and value.binding:
+            base = value.binding
+        else:
+            base = self.site_names(frame.definition).get(id(value.site)) or "layer"
+        if index >= 0:
+            base = f"{base}.{index}"
+        return frame.prefix + base
+
+    def apply_layer(self, lv: LayerValue, inputs: list[Tensor], site: Any, frame: Frame,
+                    index: int) -> Any:
+        spec = lv.spec
+        if spec is None:
+            return self.apply_opaque(lv, inputs, site, frame, index)
+        if not spec.min_inputs <= len(inputs) <= spec.max_inputs:
+            if spec.min_inputs == spec.max_inputs:
+                want = f"{spec.min_inputs} input{'s' if spec.min_inputs > 1 else ''}"
+            elif spec.max_inputs > 1000:
+                want = f"{spec.min_inputs} or more inputs"
+            else:
+                want = f"{spec.min_inputs} to {spec.max_inputs} inputs"
+            fix = "pass several tensors as a tuple: (a, b) -> " + spec.name if (
+                spec.min_inputs > 1) else None
+            raise SourceError(f"{spec.name} takes {want}, got {len(inputs)}", lv.pos, fix=fix)
+        args = {k: v for k, v in lv.args.items() if v is not REQUIRED}
+        for name in spec.inferred:
+            args.setdefault(name, None)
+        call = s.Call(spec.name, args, [t.tt for t in inputs], lv.given)
+        try:
+            applied = spec.rule(call)
+        except s.ShapeError as err:
+            raise self.shape_error(err, lv, inputs) from None
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            raise SourceError(f"invalid arguments for {spec.name}: {self._args_text(lv)}",
+                              lv.pos) from None
+        if lv.torch_cls is not None and lv.torch_cls != applied.cls:
+            raise SourceError(f"nn.{lv.torch_cls} does not fit its input "
+                              f"{inputs[0].tt}: that input needs nn.{applied.cls}", lv.pos,
+                              notes=[f"input: {inputs[0].tt}"])
+        params = int(applied.params)
+        if lv.shared:
+            if lv.instance is None:
+                pass
+            else:
+                first = lv.instance
+                for key, value in applied.inferred.items():
+                    if first.inferred.get(key) != value:
+                        raise SourceError(
+                            f"{lv.binding} shares its weights, so every input must fit them: "
+                            f"{key} was {dim_str(first.inferred[key])} at "
+                            f"{first.pos.short if first.pos else '?'}, here it is "
+                            f"{dim_str(value)}", lv.pos)
+                params = 0
+        is_module = spec.module
+        name = self.attr_name(frame, site, lv, index) if is_module else None
+        values = dict(args)
+        values.update(applied.inferred)
+        torch_repr = torch_text(spec, applied.cls, values)
+        node = self.new_node("layer" if is_module else "op", spec.name, name, lv.label,
+                             torch_repr, lv.pos, inputs, frame)
+        node.params = params
+        node.meta["cls"] = applied.cls
+        node.meta["args"] = values
+        if lv.shared and lv.instance is not None:
+            node.meta["shared_with"] = lv.instance.node
+        if lv.shared and lv.instance is None:
+            lv.instance = Instance(dict(applied.inferred), node, lv.pos)
+        outputs = self.wrap_outputs(applied, inputs, node, lv)
+        frame.record(lv.site, SiteRecord("layer", lv, node, dict(applied.inferred), applied.cls,
+                                index=index))
+        for message in applied.warnings:
+            self.warn(message, lv.pos, frame)
+        return outputs
+
+    def _args_text(self, lv: LayerValue) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in lv.args.items() if k in lv.given) or "none"
+
+    def apply_opaque(self, lv: LayerValue, inputs: list[Tensor], site: Any, frame: Frame,
+                     index: int) -> Any:
+        """An nn class outside the catalogue: its stage's annotation gives the shape."""
+        if not isinstance(site, n.Stage) or site.shape is None:
+            raise SourceError(f"nn.{lv.torch_cls} is not in netdsl's catalogue, so its output "
+                              f"shape must be given", lv.pos,
+                              fix=f"annotate the stage: -> {lv.label} : [B, ...]")
+        shape = self.annotation_shape(site.shape, frame)
+        dtype = inputs[0].tt.dtype if inputs else "float"
+        name = self.attr_name(frame, site, lv, index)
+        args, kwargs = lv.torch_args or ([], {})
+        node = self.new_node("layer", f"nn.{lv.torch_cls}", name, lv.label,
+                             render_call(f"nn.{lv.torch_cls}", args, kwargs), lv.pos, inputs,
+                             frame)
+        node.meta["cls"] = lv.torch_cls
+        node.meta["opaque"] = True
+        tt = s.TT(tuple(shape), dtype)
+        node.outputs = [tt]
+        why = tuple(Why(d, f"the annotation at {site.shape.pos.short}", kind="arg")
+                    for d in shape)
+        frame.record(site, SiteRecord("layer", lv, node, {}, lv.torch_cls or "", index=index))
+        self.warn(f"nn.{lv.torch_cls} is outside netdsl's catalogue: its parameters are not "
+                  f"counted and its shape is taken from the annotation", lv.pos, frame)
+        return Tensor(tt, why, node, 0)
+
+    def annotation_shape(self, spec: n.ShapeSpec, frame: Frame) -> list[Dim]:
+        out: list[Dim] = []
+        for d in spec.dims:
+            if isinstance(d, n.Name) and d.id not in frame.env:
+                out.append(Sym.named(d.id))
+                continue
+            value = self.eval(d, frame)
+            if not (is_int(value) or isinstance(value, Sym)):
+                raise SourceError(f"a dimension must be an integer or a name, got "
+                                  f"{describe(value)}", d.pos)
+            out.append(value)
+        return out
+
+    def wrap_outputs(self, applied: s.Applied, inputs: list[Tensor], node: Node,
+                     lv: LayerValue) -> Any:
+        flat: list[s.TT] = []
+
+        def collect(item: Any) -> None:
+            if isinstance(item, s.TT):
+                flat.append(item)
+            else:
+                for sub in item:
+                    collect(sub)
+
+        collect(applied.outputs)
+        node.outputs = flat
+        pos_text = lv.pos.short
+        counter = iter(range(len(flat)))
+
+        def build(item: Any) -> Any:
+            if isinstance(item, s.TT):
+                i = next(counter)
+                whys = self.output_whys(item, inputs, applied, lv, pos_text) if i == 0 else tuple(
+                    Why(d, f"{lv.label} at {pos_text}", kind="arg") for d in item.shape)
+                return Tensor(item, whys, node, i)
+            items = tuple(build(sub) for sub in item)
+            spec = lv.spec
+            return PrimaryTuple(items) if spec is not None and spec.primary else items
+
+        return build(applied.outputs)
+
+    def output_whys(self, out: s.TT, inputs: list[Tensor], applied: s.Applied, lv: LayerValue,
+                    pos_text: str) -> tuple[Why | None, ...]:
+        source = inputs[0] if inputs else None
+        whys: list[Why | None] = []
+        text = f"{lv.label} at {pos_text}"
+        for axis, value in enumerate(out.shape):
+            if applied.parents is not None:
+                parents = applied.parents.get(axis, None)
+                if parents is None:
+                    parents = [axis] if source is not None and source.tt.rank == out.rank else []
+            else:
+                parents = [axis] if source is not None and source.tt.rank == out.rank else []
+            if source is None:
+                whys.append(Why(value, text, kind="arg"))
+                continue
+            parent_whys = [source.whys[a] if a < len(source.whys) else None for a in parents]
+            if len(parents) == 1 and source.shape[parents[0]] == value:
+                whys.append(parent_whys[0])
+            elif len(parents) > 1:
+                whys.append(Why(value, f"{text} of {source.tt}", tuple(parent_whys),
+                                kind="flatten"))
+            elif parents:
+                whys.append(Why(value, text, tuple(parent_whys), kind="layer"))
+            else:
+                whys.append(Why(value, text, kind="arg"))
+        return tuple(whys)
+
+    def shape_error(self, err: s.ShapeError, lv: LayerValue | None, inputs: list[Tensor],
+                    pos: Pos | None = None) -> SourceError:
+        notes: list[str] = []
+        if len(inputs) == 1:
+            notes.append(f"input: {inputs[0].tt}")
+        elif inputs:
+            notes.append("inputs: " + ", ".join(str(t.tt) for t in inputs))
+        for index, axis in err.explain:
+            if index < len(inputs) and -inputs[index].tt.rank <= axis < inputs[index].tt.rank:
+                notes.extend(explain(inputs[index].whys[axis]))
+        deduped = list(dict.fromkeys(notes))
+        return SourceError(err.message, lv.pos if lv else pos, notes=deduped, fix=err.fix)
+
+    # ------------------------------------------------------------ blocks
+
+    def apply_block(self, bv: BlockValue, inputs: list[Tensor], site: Any, frame: Frame,
+                    index: int) -> Any:
+        d = bv.definition
+        if d.name in self.active or len(self.active) >= MAX_BLOCK_DEPTH:
+            raise SourceError(f"block {d.name} uses itself, which would never end", bv.pos)
+        if len(inputs) != len(d.inputs):
+            names = ", ".join(p.name for p in d.inputs)
+            fix = f"pass them as a tuple: ({names}) -> {d.name}" if len(d.inputs) > 1 else None
+            raise SourceError(f"block {d.name} takes {len(d.inputs)} input"
+                              f"{'s' if len(d.inputs) != 1 else ''} ({names}), got "
+                              f"{len(inputs)}", bv.pos, fix=fix)
+        name = self.attr_name(frame, site, bv, index)
+        node = self.new_node("block", d.name, name, bv.label, "", bv.pos, inputs, frame)
+        child = Frame(d, prefix=name + ".", scope=frame.scope + (node,), caller=frame,
+                      call_pos=bv.pos, speculative=frame.speculative)
+        for p in d.hyperparams:
+            self.bind_hyper(child, p.name, bv.hyper[p.name])
+        for p, tensor in zip(d.inputs, inputs, strict=True):
+            child.env[p.name] = self.enter_block(p, tensor, child, bv)
+            child.kinds[p.name] = "tensor"
+            child.bound[p.name] = p.pos
+        child.inputs = [child.env[p.name] for p in d.inputs]
+        self.active.append(d.name)
+        try:
+            result = self.run_body(child)
+        finally:
+            self.active.pop()
+        if not frame.speculative:
+            self.uses.setdefault(d.name, []).append(child)
+        frame.record(bv.site, SiteRecord("block", bv, node, frame=child, index=index))
+        if contains_poison(result):
+            return POISON
+        out = self.leave_block(result, child)
+        node.outputs = [t.tt for t in flat_tensors(out)]
+        node.params = 0  # the block's layers are counted themselves
+        node.meta["params"] = sum(x.params for x in self.nodes if node in x.scope)
+        return out
+
+    def enter_block(self, p: n.Param, tensor: Tensor, child: Frame, bv: BlockValue) -> Tensor:
+        shape = list(tensor.shape)
+        names: list[str | None] = [None] * len(shape)
+        if p.type is not None:
+            dims = p.type.shape.dims
+            if len(dims) != len(shape):
+                raise SourceError(f"block {bv.definition.name} expects {p.name} with "
+                                  f"{len(dims)} dimensions, but it got {tensor.tt}", bv.pos,
+                                  notes=[f"declared at {p.type.shape.pos}"])
+            if p.type.dtype is not None:
+                want = self.dtype(p.type)
+                if want != tensor.tt.dtype:
+                    raise SourceError(f"block {bv.definition.name} expects {p.name} of dtype "
+                                      f"{want}, got {tensor.tt}", bv.pos)
+            for axis, (expr, actual) in enumerate(zip(dims, shape, strict=True)):
+                if isinstance(expr, n.Name) and expr.id not in child.env:
+                    validate_name(expr.id, expr.pos, "a dimension")
+                    names[axis] = expr.id
+                    ref = Ref(expr.id, "dim")
+                    child.mapping[ref] = actual
+                    child.env[expr.id] = SInt(int(actual), ref) if is_int(actual) else actual
+                    child.kinds[expr.id] = "dim"
+                    continue
+                expected = self.eval(expr, child)
+                if not self.dims_equal(expected, actual):
+                    why = tensor.whys[axis] if axis < len(tensor.whys) else None
+                    raise SourceError(
+                        f"block {bv.definition.name} expects {p.name} of shape "
+                        f"{self.header_text(dims, child)}, but dimension {axis} is "
+                        f"{dim_str(actual)}, not {dim_str(expected)}", bv.pos,
+                        notes=[f"input: {tensor.tt}"] + explain(why))
+        new_shape: list[Dim] = []
+        for axis, actual in enumerate(shape):
+            if isinstance(actual, Sym):
+                new_shape.append(actual)
+            elif names[axis] is not None:
+                new_shape.append(child.env[names[axis]])
+            else:
+                ref = Ref(f"{p.name}.{axis}", "anon")
+                child.mapping[ref] = actual
+                new_shape.append(SInt(int(actual), ref))
+        return Tensor(s.TT(tuple(new_shape), tensor.tt.dtype), tensor.whys, tensor.producer,
+                      tensor.index)
+
+    def header_text(self, dims: list[n.Expr], frame: Frame) -> str:
+        return "[" + ", ".join(self.label(d.pos) or "?" for d in dims) + "]"
+
+    @staticmethod
+    def dims_equal(a: Any, b: Any) -> bool:
+        if isinstance(a, Sym) or isinstance(b, Sym):
+            return a == b
+        return is_int(a) and is_int(b) and int(a) == int(b)
+
+    def leave_block(self, value: Any, child: Frame) -> Any:
+        """Block outputs, with sizes rewritten in the caller's scope."""
+        if isinstance(value, Tensor):
+            shape = tuple(child.to_caller(d) for d in value.shape)
+            return Tensor(s.TT(shape, value.tt.dtype), value.whys, value.producer, value.index)
+        if isinstance(value, tuple):
+            items = tuple(self.leave_block(v, child) for v in value)
+            return PrimaryTuple(items) if isinstance(value, PrimaryTuple) else items
+        return value
+
+    # ------------------------------------------------------------ tensors
+
+    def annotate(self, value: Any, spec: n.ShapeSpec, frame: Frame, pos: Pos) -> None:
+        value = primary(value)
+        if isinstance(value, Poison):
+            return
+        if not isinstance(value, Tensor):
+            raise SourceError(f"a shape annotation needs a tensor, got {describe(value)}",
+                              spec.pos)
+        shape = value.shape
+        if len(spec.dims) != len(shape):
+            raise SourceError(f"the annotation says {len(spec.dims)} dimensions, but the shape "
+                              f"is {value.tt}", spec.pos)
+        for axis, (expr, actual) in enumerate(zip(spec.dims, shape, strict=True)):
+            if isinstance(expr, n.Name) and expr.id not in frame.env and expr.id not in LAYERS:
+                validate_name(expr.id, expr.pos, "a dimension")
+                frame.env[expr.id] = actual
+                frame.kinds[expr.id] = "dim"
+                continue
+            expected = self.eval(expr, frame)
+            if not self.dims_equal(expected, actual):
+                written = self.label(spec.pos) or self.header_text(spec.dims, frame)
+                raise SourceError(
+                    f"the annotation {written} does not match the shape {value.tt}: dimension "
+                    f"{axis} is {dim_str(actual)}, not {dim_str(expected)}", spec.pos,
+                    notes=explain(value.whys[axis]),
+                    fix=f"write {shape_str(self.fix_shape(spec, shape, frame))}")
+
+    def fix_shape(self, spec: n.ShapeSpec, shape: tuple[Dim, ...], frame: Frame) -> list[Any]:
+        out: list[Any] = []
+        for expr, actual in zip(spec.dims, shape, strict=True):
+            if isinstance(expr, n.Name) and isinstance(actual, Sym) and str(actual) == expr.id:
+                out.append(actual)
+            else:
+                out.append(actual)
+        return out
+
+    def tensor_binop(self, e: n.BinOp, left: Any, right: Any, frame: Frame) -> Any:
+        ops = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "//": "floordiv",
+               "%": "remainder"}
+        op = ops[e.op]
+        operands = []
+        for value, side in ((left, e.left), (right, e.right)):
+            if isinstance(value, Tensor):
+                operands.append(value)
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                if e.op == "@":
+                    raise SourceError("'@' multiplies two tensors", side.pos)
+            else:
+                raise SourceError(f"cannot use {e.op!r} on a tensor and {describe(value)}",
+                                  side.pos)
+        return self.tensor_op(op, operands, e, frame, scalar=len(operands) == 1,
+                              symbol=e.op)
+
+    def tensor_op(self, op: str, operands: list[Tensor], e: n.Expr, frame: Frame,
+                  scalar: bool = True, symbol: str = "-") -> Any:
+        pos = e.pos
+        try:
+            if op == "matmul":
+                applied = s.matmul(s.Call("@", {}, [t.tt for t in operands], set()))
+            elif scalar:
+                applied = s.Applied(operands[0].tt, "")
+            else:
+                shape = s.broadcast([t.shape for t in operands], f"'{symbol}'")
+                dtype = operands[0].tt.dtype if operands[0].tt.dtype in s.FLOAT_DTYPES else \
+                    operands[1].tt.dtype
+                applied = s.Applied(s.TT(shape, dtype), "")
+        except s.ShapeError as err:
+            raise self.shape_error(err, None, operands, pos) from None
+        label = self.label(pos) or op
+        node = self.new_node("op", op, None, label, f"torch.{op}", pos, operands, frame)
+        node.outputs = [applied.outputs]
+        node.meta["symbol"] = symbol
+        out: s.TT = applied.outputs
+        whys: list[Why | None] = []
+        for axis in range(out.rank):
+            found = None
+            for t in operands:
+                k = axis - (out.rank - t.tt.rank)
+                if 0 <= k < t.tt.rank and t.shape[k] == out.shape[axis]:
+                    found = t.whys[k]
+                    break
+            whys.append(found)
+        frame.record(e, SiteRecord("op", None, node))  # type: ignore[arg-type]
+        return Tensor(out, tuple(whys), node, 0)
+
+    def eval_Index(self, e: n.Index, frame: Frame) -> Any:
+        value = primary(self.eval(e.value, frame))
+        if isinstance(value, Poison):
+            return POISON
+        if isinstance(value, tuple):
+            if len(e.items) != 1:
+                raise SourceError("a tuple takes one index", e.pos)
+            i = self.eval(e.items[0], frame)
+            if not is_int(i) or not -len(value) <= i < len(value):
+                raise SourceError(f"index {i!r} is out of range for a tuple of {len(value)}",
+                                  e.items[0].pos)
+            return value[int(i)]
+        if not isinstance(value, Tensor):
+            raise SourceError(f"cannot index {describe(value)}", e.pos)
+        return self.index_tensor(value, e, frame)
+
+    def index_tensor(self, t: Tensor, e: n.Index, frame: Frame) -> Tensor:
+        items = e.items
+        consumed = sum(1 for i in items if not isinstance(i, (n.EllipsisExpr,)) and not (
+            isinstance(i, n.Constant) and i.value is None))
+        if consumed > t.tt.rank:
+            raise SourceError(f"too many indices for {t.tt}: {consumed} given", e.pos)
+        shape: list[Dim] = []
+        whys: list[Why | None] = []
+        axis = 0
+        label = self.label(e.pos) or "index"
+        for item in items:
+            if isinstance(item, n.EllipsisExpr):
+                skip = t.tt.rank - consumed
+                shape.extend(t.shape[axis:axis + skip])
+                whys.extend(t.whys[axis:axis + skip])
+                axis += skip
+                continue
+            if isinstance(item, n.Constant) and item.value is None:
+                shape.append(1)
+                whys.append(None)
+                continue
+            size = t.shape[axis]
+            if isinstance(item, n.Slice):
+                bounds = [self.eval(b, frame) if b is not None else None
+                          for b in (item.lower, item.upper, item.step)]
+                for b, b_expr in zip(bounds, (item.lower, item.upper, item.step), strict=True):
+                    if b is not None and not is_int(b):
+                        raise SourceError(f"slice bounds must be integers, got {describe(b)}",
+                                          b_expr.pos if b_expr else item.pos)
+                if bounds[2] is not None and bounds[2] <= 0:
+                    raise SourceError("slice step must be positive", item.pos)
+                if isinstance(size, Sym):
+                    new: Dim = size if bounds == [None, None, None] else Sym(
+                        (), 1, f"len({size}[{self.label(item.pos)}])")
+                else:
+                    new = len(range(*slice(*bounds).indices(int(size))))
+                    if new == 0:
+                        raise SourceError(f"the slice {self.label(item.pos)} of dimension "
+                                          f"{axis} (size {size}) is empty", item.pos)
+                shape.append(new)
+                whys.append(t.whys[axis] if new == size else Why(new, f"{label} at "
+                                                                      f"{e.pos.short}",
+                                                                 kind="arg"))
+                axis += 1
+                continue
+            index = self.eval(item, frame)
+            if isinstance(index, Tensor):
+                raise SourceError("indexing with a tensor is not supported", item.pos)
+            if not is_int(index):
+                raise SourceError(f"an index must be an integer, got {describe(index)}",
+                                  item.pos)
+            if is_int(size) and not -size <= index < size:
+                raise SourceError(f"index {index} is out of range for dimension {axis} of "
+                                  f"size {size}", item.pos, notes=[f"input: {t.tt}"])
+            axis += 1
+        shape.extend(t.shape[axis:])
+        whys.extend(t.whys[axis:])
+        tt = s.TT(tuple(shape), t.tt.dtype)
+        node = self.new_node("op", "index", None, label, label, e.pos, [t], frame)
+        node.outputs = [tt]
+        frame.record(e, SiteRecord("op", None, node))  # type: ignore[arg-type]
+        return Tensor(tt, tuple(whys), node, 0)
+
+    # ------------------------------------------------------------ attribute names
+
+    def site_names(self, d: n.Definition) -> dict[int, str]:
+        """Attribute names for every layer and block site of a definition, in source order,
+        over every branch: stable whatever the uses evaluate."""
+        if d.name in self._names:
+            return self._names[d.name]
+        names: dict[int, str] = {}
+        taken: set[str] = set()
+        counters: dict[str, int] = {}
+        sites: list[tuple[Any, str, str | None]] = []
+        for stmt in walk_statements(d.body):
+            for site, callee in walk_sites(stmt):
+                base = self.site_prefix(callee, d)
+                if base is None:
+                    continue
+                alias = site.alias if isinstance(site, n.Stage) else None
+                sites.append((site, base, alias))
+        # bound names and aliases are claimed first so counters skip them
+        for stmt in walk_statements(d.body):
+            if isinstance(stmt, n.Assign) and isinstance(stmt.target, n.Name):
+                taken.add(stmt.target.id)
+        for site, _, alias in sites:
+            if alias:
+                if alias in MODULE_ATTRIBUTES:
+                    raise SourceError(f"`as {alias}` would replace nn.Module's own attribute "
+                                      f"{alias!r}", site.alias_pos or site.pos,
+                                      fix=f"choose another name, e.g. {alias}_layer")
+                validate_name(alias, site.alias_pos or site.pos, "a layer")
+                if alias in names.values():
+                    raise SourceError(f"two layers are named {alias!r}", site.alias_pos or
+                                      site.pos)
+                names[id(site)] = alias
+                taken.add(alias)
+        for site, base, alias in sites:
+            if alias:
+                continue
+            while True:
+                counters[base] = counters.get(base, 0) + 1
+                candidate = f"{base}{counters[base]}"
+                if candidate not in taken and candidate not in MODULE_ATTRIBUTES:
+                    break
+            taken.add(candidate)
+            names[id(site)] = candidate
+        self._names[d.name] = names
+        return names
+
+    def site_prefix(self, callee: list[str], d: n.Definition) -> str | None:
+        if len(callee) == 2 and callee[0] == "nn":
+            spec = TORCH_CLASSES.get(callee[1])
+            return spec.prefix if spec else snake(callee[1])
+        if len(callee) != 1:
+            return None
+        name = callee[0]
+        if name in LAYERS:
+            return LAYERS[name].prefix or name
+        if name in self.definitions:
+            return snake(name)
+        return None
+
+
+_REPEATABLE = (LayerValue, BlockValue, LayerFactory, BlockFactory, TorchFactory)
+_APPLICABLE = (LayerValue, BlockValue, LayerFactory, BlockFactory, TorchFactory, Repeated)
+
+
+def _mentions_names(e: n.Expr) -> bool:
+    stack: list[Any] = [e]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, n.Name):
+            return True
+        if isinstance(item, n.Expr):
+            for value in item.__slots__ if hasattr(item, "__slots__") else ():
+                child = getattr(item, value, None)
+                if isinstance(child, list):
+                    stack.extend(c for c in child if isinstance(c, n.Expr))
+                elif isinstance(child, n.Expr):
+                    stack.append(child)
+    return False
+
+
+def walk_statements(body: list[n.Stmt]) -> list[n.Stmt]:
+    out: list[n.Stmt] = []
+    stack = list(reversed(body))
+    while stack:
+        stmt = stack.pop()
+        out.append(stmt)
+        if isinstance(stmt, n.If):
+            nested: list[n.Stmt] = []
+            for _, branch in stmt.branches:
+                nested.extend(branch)
+            if stmt.orelse:
+                nested.extend(stmt.orelse)
+            stack.extend(reversed(nested))
+    return out
+
+
+def walk_sites(stmt: n.Stmt) -> list[tuple[Any, list[str]]]:
+    """Stages and calls that may build a layer or block, in source order."""
+    roots: list[Any] = []
+    if isinstance(stmt, n.Assign):
+        roots = [stmt.value]
+    elif isinstance(stmt, (n.ExprStmt, n.Return)):
+        roots = [stmt.value]
+    elif isinstance(stmt, n.If):
+        roots = [cond for cond, _ in stmt.branches]
+    found: list[tuple[Any, list[str]]] = []
+    stack = list(reversed(roots))
+    while stack:
+        item = stack.pop()
+        if isinstance(item, n.Pipeline):
+            stack.extend(reversed([item.head, *item.stages]))
+        elif isinstance(item, n.Stage):
+            found.append((item, item.callee))
+            stack.extend(reversed(item.args + [k.value for k in item.kwargs]))
+        elif isinstance(item, n.Call):
+            callee = _callee_of(item.func)
+            if callee is not None:
+                found.append((item, callee))
+            stack.extend(reversed([item.func, *item.args, *[k.value for k in item.kwargs]]))
+        elif isinstance(item, n.Expr):
+            for attr in getattr(type(item), "__slots__", ()):
+                child = getattr(item, attr, None)
+                if isinstance(child, list):
+                    stack.extend(reversed([c for c in child if isinstance(c, n.Expr)]))
+                elif isinstance(child, n.Expr):
+                    stack.append(child)
+    return found
+
+
+def _callee_of(func: n.Expr) -> list[str] | None:
+    if isinstance(func, n.Name):
+        return [func.id]
+    if isinstance(func, n.Attribute) and isinstance(func.value, n.Name):
+        return [func.value.id, func.attr]
+    return None
+
+
+def referenced_dims(value: Any) -> list[Ref]:
+    return refs(value.expr) if isinstance(value, SInt) else []
+
+
+__all__ = ["Checker", "Frame", "SiteRecord", "NetworkResult", "snake", "validate_name",
+           "walk_statements", "walk_sites", "LayerSpec", "render_call"]

@@ -1,0 +1,173 @@
+"""Loading and checking: files and imports -> definitions -> checked networks.
+
+This is the one place that turns inner facts (SourceError) into the public
+NetDSLError, once, with every diagnostic and the source text to quote.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import nodes as n
+from .catalogue import LAYERS
+from .checker import RESERVED_NAMES, Checker, Frame, NetworkResult, validate_name
+from .errors import Diagnostic, NetDSLError, Pos, SourceError
+from .parser import parse
+
+SHAPE_ARG = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*\[(.*)\]\s*$")
+
+
+@dataclass(eq=False)
+class Program:
+    """A checked source file: its definitions, one result per network, and warnings."""
+
+    file: str
+    sources: dict[str, str]
+    definitions: dict[str, n.Definition]
+    networks: list[NetworkResult]
+    warnings: list[Diagnostic]
+    uses: dict[str, list[Frame]] = field(default_factory=dict)
+    checker: Checker | None = None
+
+    def network(self, name: str) -> NetworkResult:
+        for net in self.networks:
+            if net.definition.name == name:
+                return net
+        raise KeyError(name)
+
+    @property
+    def blocks(self) -> list[n.Definition]:
+        return [d for d in self.definitions.values() if d.kind == "block"]
+
+
+def parse_input_override(text: str) -> tuple[str, list[int | str]]:
+    """'x=[8,3,64,64]' -> ('x', [8, 3, 64, 64]); names stay symbolic ('B')."""
+    match = SHAPE_ARG.match(text)
+    if not match:
+        raise ValueError(f"expected NAME=[d1, d2, ...], got {text!r}")
+    dims: list[int | str] = []
+    for part in filter(None, (p.strip() for p in match.group(2).split(","))):
+        if re.fullmatch(r"\d+", part):
+            dims.append(int(part))
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part) and not keyword.iskeyword(part):
+            dims.append(part)
+        else:
+            raise ValueError(f"dimension {part!r} in {text!r} is neither a number nor a name")
+    return match.group(1), dims
+
+
+def load(text: str, filename: str, sources: dict[str, str],
+         errors: list[Diagnostic]) -> list[n.Module]:
+    """Parse a file and, depth first, the files it imports (each once)."""
+    modules: list[n.Module] = []
+    visiting: set[str] = set()
+
+    def visit(src: str, name: str) -> None:
+        sources[name] = src
+        visiting.add(name)
+        try:
+            module = parse(src, name)
+        except SourceError as err:
+            errors.append(err.diagnostic)
+            return
+        for imp in module.imports:
+            target = _resolve_import(name, imp.path)
+            key = str(target)
+            if key in sources or key in visiting:
+                continue
+            try:
+                imported = target.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = "not found" if isinstance(exc, FileNotFoundError) else (
+                    "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else
+                    (exc.strerror or "unreadable").lower())
+                errors.append(Diagnostic(f"cannot import {imp.path!r}: {reason}", imp.pos))
+                continue
+            visit(imported, key)
+        modules.append(module)
+
+    visit(text, filename)
+    return modules
+
+
+def _resolve_import(importer: str, path: str) -> Path:
+    base = Path(importer).parent if importer and not importer.startswith("<") else Path(".")
+    return (base / path) if not Path(path).is_absolute() else Path(path)
+
+
+def collect_definitions(modules: list[n.Module], errors: list[Diagnostic]) -> dict[str, n.Definition]:
+    definitions: dict[str, n.Definition] = {}
+    for module in modules:
+        for d in module.definitions:
+            try:
+                validate_definition(d)
+            except SourceError as err:
+                errors.append(err.diagnostic)
+                continue
+            if d.name in definitions:
+                first = definitions[d.name]
+                errors.append(Diagnostic(f"{d.kind} {d.name} is defined twice", d.pos,
+                                         notes=[f"first defined at {first.pos}"]))
+                continue
+            definitions[d.name] = d
+    return definitions
+
+
+def validate_definition(d: n.Definition) -> None:
+    validate_name(d.name, d.pos, f"a {d.kind}")
+    if d.name in LAYERS:
+        raise SourceError(f"{d.name!r} is the name of a layer; a {d.kind} needs another name",
+                          d.pos, fix=f"e.g. {d.name.capitalize()}Block")
+    if d.name in RESERVED_NAMES:
+        raise SourceError(f"{d.name!r} is reserved in the generated code; choose another name",
+                          d.pos)
+    seen: dict[str, Pos] = {}
+    for p in d.hyperparams + d.inputs:
+        validate_name(p.name, p.pos, "a parameter")
+        if p.name in seen:
+            raise SourceError(f"parameter {p.name!r} appears twice", p.pos)
+        seen[p.name] = p.pos
+    for p in d.inputs:
+        if p.default is not None:
+            raise SourceError(f"input {p.name!r} is a tensor and takes no default", p.pos)
+    if d.kind == "network" and not d.inputs:
+        raise SourceError(f"network {d.name} needs at least one input", d.pos,
+                          fix=f"network {d.name}(x: [B, ...]):")
+
+
+def check(text: str, filename: str, inputs: dict[str, list[Any]] | None = None) -> Program:
+    sources: dict[str, str] = {}
+    errors: list[Diagnostic] = []
+    modules = load(text, filename, sources, errors)
+    if errors:
+        raise NetDSLError(errors, sources)
+    definitions = collect_definitions(modules, errors)
+    checker = Checker(definitions, sources)
+    overrides = dict(inputs or {})
+    networks: list[NetworkResult] = []
+    main = [d for d in modules[-1].definitions if d.kind == "network"] if modules else []
+    network_inputs = {p.name for d in main for p in d.inputs}
+    for name in overrides:
+        if name not in network_inputs:
+            from .checker import did_you_mean
+            errors.append(Diagnostic(f"--input {name}: no network in {filename} has an input "
+                                     f"{name!r}", None,
+                                     fix=did_you_mean(name, network_inputs)))
+    for d in main:
+        if definitions.get(d.name) is not d:
+            continue
+        networks.append(checker.check_network(d, {k: v for k, v in overrides.items()
+                                                  if any(p.name == k for p in d.inputs)}))
+    if not main and not errors and not checker.errors:
+        blocks = [d for d in definitions.values() if d.kind == "block"]
+        if not blocks:
+            errors.append(Diagnostic(f"{filename} defines no network or block", None))
+    errors.extend(checker.errors)
+    if errors:
+        raise NetDSLError(errors, sources, checker.warnings)
+    return Program(filename, sources, definitions, networks, checker.warnings, checker.uses,
+                   checker)

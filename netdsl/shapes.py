@@ -1,0 +1,1117 @@
+"""Shape rules: PyTorch's own formulas, one function per layer family.
+
+A rule receives the input tensor types and the layer's bound arguments and returns
+what PyTorch would produce (output types, the torch class, the sizes it inferred,
+the parameter count), or raises :class:`ShapeError` with the reason PyTorch would
+reject the call at run time. Rules never see source positions: the checker adds
+those, with the derivation of the sizes involved.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .dims import Dim, Sym, dim_str, product, shape_str
+
+INT_DTYPES = ("long", "int", "int64", "int32", "int16", "int8", "uint8")
+FLOAT_DTYPES = ("float", "float32", "float64", "double", "half", "float16", "bfloat16")
+DTYPES = INT_DTYPES + FLOAT_DTYPES + ("bool",)
+
+
+@dataclass(frozen=True, slots=True)
+class TT:
+    """A tensor type: shape and dtype."""
+
+    shape: tuple[Dim, ...]
+    dtype: str = "float"
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    def __str__(self) -> str:
+        text = shape_str(self.shape)
+        return text if self.dtype == "float" else f"{self.dtype}{text}"
+
+
+class ShapeError(Exception):
+    """Why PyTorch would reject this call. ``explain`` lists (input index, axis) pairs
+    whose derivation the checker should print."""
+
+    def __init__(self, message: str, *, fix: str | None = None,
+                 explain: Sequence[tuple[int, int]] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+        self.explain = list(explain)
+
+
+@dataclass(slots=True)
+class Applied:
+    outputs: Any  # a TT, or a (nested) tuple of TT for multi-output layers
+    cls: str  # "Conv2d" (an nn class) or "torch.cat" (a function)
+    inferred: dict[str, Any] = field(default_factory=dict)
+    params: int = 0
+    warnings: list[str] = field(default_factory=list)
+    parents: dict[int, list[int]] | None = None  # output axis -> input-0 axes it came from
+
+
+@dataclass(slots=True)
+class Call:
+    """What a rule sees: the layer's name, its arguments (defaults filled) and inputs."""
+
+    name: str
+    a: dict[str, Any]
+    inputs: list[TT]
+    given: set[str]  # the argument names the user wrote
+
+
+Rule = Callable[[Call], Applied]
+
+# ---------------------------------------------------------------- helpers
+
+
+def need_int(d: Dim, what: str, axis_word: str = "") -> int:
+    if isinstance(d, Sym):
+        raise ShapeError(f"{what} would be the symbolic dimension {d}, but it must be a known "
+                         f"size{axis_word}",
+                         fix=f"give {d} a size in the input shape, or use --input")
+    return d
+
+
+def ntuple(value: Any, n: int, name: str) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value,) * n
+    if isinstance(value, tuple) and len(value) == n and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return value
+    raise ShapeError(f"{name} must be an integer or a tuple of {n} integers, got {value!r}")
+
+
+def rank_dims(call: Call, ranks: dict[int, int], what: str) -> tuple[TT, int]:
+    """The input and the number of spatial dims its rank selects (3 -> 1d, ...)."""
+    x = call.inputs[0]
+    if x.rank not in ranks:
+        allowed = sorted(ranks)
+        words = ", ".join(str(r) for r in allowed[:-1]) + f" or {allowed[-1]}"
+        raise ShapeError(f"{call.name} expects a {words}-dimensional input {what}, "
+                         f"but its input is {x} ({x.rank} dimensions)", explain=[])
+    return x, ranks[x.rank]
+
+
+CONV_RANKS = {3: 1, 4: 2, 5: 3}
+WHAT_CONV = "[N, C, *spatial]"
+
+
+def check_given(call: Call, name: str, actual: Any, axis: int, noun: str) -> None:
+    if name in call.given and call.a[name] != actual:
+        raise ShapeError(
+            f"{call.name} expects {call.a[name]} {noun}, but its input has {dim_str(actual)}",
+            fix=f"leave out {name}= and netdsl infers it, or write {name}={dim_str(actual)}",
+            explain=[(0, axis)])
+
+
+def positive(value: Any, name: str, allow_zero: bool = False) -> None:
+    if isinstance(value, tuple):
+        for v in value:
+            positive(v, name, allow_zero)
+        return
+    if isinstance(value, int) and (value < 0 or (value == 0 and not allow_zero)):
+        bound = "non-negative" if allow_zero else "positive"
+        raise ShapeError(f"{name} must be {bound}, got {value}")
+
+
+def window_out(size: Dim, k: int, s: int, p: int, d: int, ceil: bool, axis_name: str,
+               layer: str) -> Dim:
+    """PyTorch's sliding-window size: floor((H + 2p - d(k-1) - 1) / s) + 1 (or ceil)."""
+    span = d * (k - 1) + 1
+    if isinstance(size, Sym):
+        return (size + 2 * p - span) // s + 1
+    room = size + 2 * p - span
+    if room < 0:
+        raise ShapeError(
+            f"{layer} would produce an empty output: the input {axis_name} {size} plus padding "
+            f"{2 * p} is smaller than the window {span}")
+    out = (room + (s - 1 if ceil else 0)) // s + 1
+    if ceil and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def axis_names(n: int) -> list[str]:
+    return {1: ["length"], 2: ["height", "width"], 3: ["depth", "height", "width"]}[n]
+
+
+def norm_axis(axis: int, rank: int, name: str = "dim") -> int:
+    if not isinstance(axis, int) or isinstance(axis, bool):
+        raise ShapeError(f"{name} must be an integer, got {axis!r}")
+    if not -rank <= axis < rank:
+        raise ShapeError(f"{name}={axis} is out of range for a {rank}-dimensional input "
+                         f"(expected {-rank} to {rank - 1})")
+    return axis % rank
+
+
+def same_shape(call: Call, **extra: Any) -> Applied:
+    return Applied(call.inputs[0], extra.pop("cls"), **extra)
+
+
+# ---------------------------------------------------------------- convolution
+
+
+def conv(call: Call) -> Applied:
+    x, n = rank_dims(call, CONV_RANKS, WHAT_CONV)
+    a = call.a
+    in_ch = need_int(x.shape[1], "in_channels", " (dimension 1)")
+    check_given(call, "in_channels", in_ch, 1, "input channels")
+    out_ch, groups = a["out_channels"], a["groups"]
+    positive(out_ch, "out_channels")
+    positive(groups, "groups")
+    if in_ch % groups:
+        raise ShapeError(f"in_channels {in_ch} is not divisible by groups={groups}",
+                         explain=[(0, 1)])
+    if out_ch % groups:
+        raise ShapeError(f"out_channels {out_ch} is not divisible by groups={groups}")
+    k = ntuple(a["kernel_size"], n, "kernel_size")
+    s = ntuple(a["stride"], n, "stride")
+    d = ntuple(a["dilation"], n, "dilation")
+    positive(k, "kernel_size")
+    positive(s, "stride")
+    positive(d, "dilation")
+    if a["padding_mode"] not in ("zeros", "reflect", "replicate", "circular"):
+        raise ShapeError("padding_mode must be \"zeros\", \"reflect\", \"replicate\" or "
+                         f"\"circular\", got {a['padding_mode']!r}")
+    padding = a["padding"]
+    names = axis_names(n)
+    spatial: list[Dim] = []
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ShapeError(f"padding must be an integer, a tuple, \"same\" or \"valid\", "
+                             f"got {padding!r}")
+        if padding == "same" and any(v != 1 for v in s):
+            raise ShapeError("padding=\"same\" is not supported for strided convolutions",
+                             fix="use stride=1 or give the padding as a number")
+        p = (0,) * n
+    else:
+        p = ntuple(padding, n, "padding")
+        positive(p, "padding", allow_zero=True)
+    for i in range(n):
+        size = x.shape[2 + i]
+        if padding == "same":
+            spatial.append(size)
+        else:
+            spatial.append(window_out(size, k[i], s[i], p[i], d[i], False, names[i], call.name))
+    weight = out_ch * (in_ch // groups) * math.prod(k)
+    params = weight + (out_ch if a["bias"] else 0)
+    return Applied(TT((x.shape[0], out_ch, *spatial), x.dtype), f"Conv{n}d",
+                   {"in_channels": in_ch}, params, parents={1: []})
+
+
+def conv_transpose(call: Call) -> Applied:
+    x, n = rank_dims(call, CONV_RANKS, WHAT_CONV)
+    a = call.a
+    in_ch = need_int(x.shape[1], "in_channels", " (dimension 1)")
+    check_given(call, "in_channels", in_ch, 1, "input channels")
+    out_ch, groups = a["out_channels"], a["groups"]
+    positive(out_ch, "out_channels")
+    positive(groups, "groups")
+    if in_ch % groups:
+        raise ShapeError(f"in_channels {in_ch} is not divisible by groups={groups}",
+                         explain=[(0, 1)])
+    if out_ch % groups:
+        raise ShapeError(f"out_channels {out_ch} is not divisible by groups={groups}")
+    k = ntuple(a["kernel_size"], n, "kernel_size")
+    s = ntuple(a["stride"], n, "stride")
+    p = ntuple(a["padding"], n, "padding")
+    op = ntuple(a["output_padding"], n, "output_padding")
+    d = ntuple(a["dilation"], n, "dilation")
+    positive(k, "kernel_size")
+    positive(s, "stride")
+    positive(d, "dilation")
+    positive(p, "padding", allow_zero=True)
+    positive(op, "output_padding", allow_zero=True)
+    spatial: list[Dim] = []
+    for i in range(n):
+        if op[i] >= s[i] and op[i] >= d[i]:
+            raise ShapeError(f"output_padding {op[i]} must be smaller than either stride {s[i]} "
+                             f"or dilation {d[i]}")
+        size = x.shape[2 + i]
+        out = (size - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + op[i] + 1
+        if isinstance(out, int) and out < 1:
+            raise ShapeError(f"{call.name} would produce an empty output ({axis_names(n)[i]} "
+                             f"{out}) from input {axis_names(n)[i]} {size}")
+        spatial.append(out)
+    params = in_ch * (out_ch // groups) * math.prod(k) + (out_ch if a["bias"] else 0)
+    return Applied(TT((x.shape[0], out_ch, *spatial), x.dtype), f"ConvTranspose{n}d",
+                   {"in_channels": in_ch}, params, parents={1: []})
+
+
+# ---------------------------------------------------------------- pooling
+
+
+def _pool(call: Call, kind: str) -> Applied:
+    x, n = rank_dims(call, CONV_RANKS, WHAT_CONV)
+    a = call.a
+    k = ntuple(a["kernel_size"], n, "kernel_size")
+    s = ntuple(a["stride"] if a["stride"] is not None else a["kernel_size"], n, "stride")
+    p = ntuple(a["padding"], n, "padding")
+    d = ntuple(a.get("dilation", 1), n, "dilation")
+    positive(k, "kernel_size")
+    positive(s, "stride")
+    positive(d, "dilation")
+    positive(p, "padding", allow_zero=True)
+    names = axis_names(n)
+    for i in range(n):
+        limit = (k[i] - 1) * d[i] + 1 if kind == "Max" else k[i]
+        if p[i] * 2 > limit:
+            raise ShapeError(f"padding {p[i]} must be at most half of the kernel size {limit}")
+    spatial: list[Dim] = []
+    warnings = []
+    for i in range(n):
+        size = x.shape[2 + i]
+        out = window_out(size, k[i], s[i], p[i], d[i], a["ceil_mode"], names[i], call.name)
+        spatial.append(out)
+        if isinstance(size, int) and not a["ceil_mode"]:
+            lost = (size + 2 * p[i] - d[i] * (k[i] - 1) - 1) % s[i]
+            if lost:
+                warnings.append(f"{call.name} drops the last {lost} of {size} "
+                                f"{'rows' if names[i] == 'height' else names[i] + ' positions'}"
+                                f" (the window does not fit evenly); ceil_mode=true keeps them")
+    return Applied(TT((*x.shape[:2], *spatial), x.dtype), f"{kind}Pool{n}d", warnings=warnings)
+
+
+def maxpool(call: Call) -> Applied:
+    return _pool(call, "Max")
+
+
+def avgpool(call: Call) -> Applied:
+    if call.a.get("divisor_override") is not None and call.inputs[0].rank == 3:
+        raise ShapeError("avgpool on a 3-dimensional input (AvgPool1d) has no divisor_override")
+    return _pool(call, "Avg")
+
+
+def _adaptive(call: Call, kind: str) -> Applied:
+    x, n = rank_dims(call, CONV_RANKS, WHAT_CONV)
+    size = call.a["output_size"]
+    if isinstance(size, int) or size is None:
+        size = (size,) * n
+    if not isinstance(size, tuple) or len(size) != n:
+        raise ShapeError(f"output_size must be an integer or a tuple of {n}, got {size!r}")
+    out = []
+    for i, v in enumerate(size):
+        if v is None:
+            out.append(x.shape[2 + i])
+        else:
+            positive(v, "output_size")
+            out.append(v)
+    return Applied(TT((*x.shape[:2], *out), x.dtype), f"Adaptive{kind}Pool{n}d",
+                   parents={2 + i: [] for i in range(n)})
+
+
+def adaptive_avgpool(call: Call) -> Applied:
+    return _adaptive(call, "Avg")
+
+
+def adaptive_maxpool(call: Call) -> Applied:
+    return _adaptive(call, "Max")
+
+
+# ---------------------------------------------------------------- normalization
+
+
+def batchnorm(call: Call) -> Applied:
+    x, n = rank_dims(call, {2: 1, 3: 1, 4: 2, 5: 3}, "[N, C, *spatial]")
+    c = need_int(x.shape[1], "num_features", " (dimension 1)")
+    check_given(call, "num_features", c, 1, "features")
+    params = 2 * c if call.a["affine"] else 0
+    return same_shape(call, cls=f"BatchNorm{n}d", inferred={"num_features": c}, params=params)
+
+
+def instancenorm(call: Call) -> Applied:
+    x, n = rank_dims(call, CONV_RANKS, WHAT_CONV)
+    c = need_int(x.shape[1], "num_features", " (dimension 1)")
+    check_given(call, "num_features", c, 1, "features")
+    params = 2 * c if call.a["affine"] else 0
+    return same_shape(call, cls=f"InstanceNorm{n}d", inferred={"num_features": c}, params=params)
+
+
+def groupnorm(call: Call) -> Applied:
+    x = call.inputs[0]
+    if x.rank < 2:
+        raise ShapeError(f"groupnorm expects an input [N, C, ...], got {x}")
+    c = need_int(x.shape[1], "num_channels", " (dimension 1)")
+    check_given(call, "num_channels", c, 1, "channels")
+    g = call.a["num_groups"]
+    positive(g, "num_groups")
+    if c % g:
+        raise ShapeError(f"{c} channels cannot be split into num_groups={g} groups",
+                         explain=[(0, 1)])
+    return same_shape(call, cls="GroupNorm", inferred={"num_channels": c},
+                      params=2 * c if call.a["affine"] else 0)
+
+
+def layernorm(call: Call) -> Applied:
+    x = call.inputs[0]
+    ns = call.a["normalized_shape"]
+    if ns is None:
+        if x.rank < 1:
+            raise ShapeError("layernorm needs an input with at least one dimension")
+        ns = (need_int(x.shape[-1], "normalized_shape", " (the last dimension)"),)
+    elif isinstance(ns, int):
+        ns = (ns,)
+    if not isinstance(ns, tuple) or not ns:
+        raise ShapeError(f"normalized_shape must be an integer or a tuple, got {ns!r}")
+    tail = x.shape[-len(ns):] if len(ns) <= x.rank else None
+    if tail is None or tuple(tail) != tuple(ns):
+        raise ShapeError(f"layernorm normalizes over {shape_str(list(ns))}, but the input {x} "
+                         f"does not end with it", explain=[(0, x.rank - 1)] if x.rank else [])
+    count = math.prod(ns)
+    params = 0
+    if call.a["elementwise_affine"]:
+        params = count * (2 if call.a["bias"] else 1)
+    inferred = {"normalized_shape": ns[0] if len(ns) == 1 else tuple(ns)}
+    return same_shape(call, cls="LayerNorm", inferred=inferred, params=params)
+
+
+# ---------------------------------------------------------------- dropout and activations
+
+
+def _check_p(call: Call) -> None:
+    p = call.a["p"]
+    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p <= 1:
+        raise ShapeError(f"dropout probability has to be between 0 and 1, but got {p!r}")
+
+
+def dropout(call: Call) -> Applied:
+    _check_p(call)
+    return same_shape(call, cls="Dropout")
+
+
+def _dropout_nd(n: int) -> Rule:
+    def rule(call: Call) -> Applied:
+        _check_p(call)
+        rank_dims(call, {n + 1: n, n + 2: n}, f"[N, C, {'*spatial' if n > 1 else 'L'}]")
+        return same_shape(call, cls=f"Dropout{n}d")
+    return rule
+
+
+def activation(cls: str) -> Rule:
+    def rule(call: Call) -> Applied:
+        return same_shape(call, cls=cls)
+    return rule
+
+
+def prelu(call: Call) -> Applied:
+    x = call.inputs[0]
+    num = call.a["num_parameters"]
+    if num == "channels":
+        if x.rank < 2:
+            raise ShapeError(f"prelu(\"channels\") needs an input [N, C, ...], got {x}")
+        num = need_int(x.shape[1], "num_parameters", " (dimension 1)")
+        return same_shape(call, cls="PReLU", inferred={"num_parameters": num}, params=num)
+    positive(num, "num_parameters")
+    if num != 1:
+        channels = x.shape[1] if x.rank >= 2 else None
+        if channels != num:
+            raise ShapeError(f"prelu has {num} parameters but the input has "
+                             f"{dim_str(channels) if channels is not None else 'no'} channels",
+                             explain=[(0, 1)] if x.rank >= 2 else [])
+    return same_shape(call, cls="PReLU", params=num)
+
+
+def softmax_like(cls: str) -> Rule:
+    def rule(call: Call) -> Applied:
+        norm_axis(call.a["dim"], call.inputs[0].rank)
+        return same_shape(call, cls=cls)
+    return rule
+
+
+def glu(call: Call) -> Applied:
+    x = call.inputs[0]
+    axis = norm_axis(call.a["dim"], x.rank)
+    size = need_int(x.shape[axis], "the gated dimension")
+    if size % 2:
+        raise ShapeError(f"glu halves dimension {axis}, but its size {size} is odd",
+                         explain=[(0, axis)])
+    shape = list(x.shape)
+    shape[axis] = size // 2
+    return Applied(TT(tuple(shape), x.dtype), "GLU")
+
+
+# ---------------------------------------------------------------- linear and embedding
+
+
+def linear(call: Call) -> Applied:
+    x = call.inputs[0]
+    if x.rank < 1:
+        raise ShapeError("linear needs an input with at least one dimension")
+    last = x.shape[-1]
+    if isinstance(last, Sym):
+        raise ShapeError(f"linear needs a known number of input features, but the last "
+                         f"dimension of {x} is the symbolic {last}",
+                         fix="flatten only dimensions of known size, or give the size in the "
+                             "input shape", explain=[(0, x.rank - 1)])
+    check_given(call, "in_features", last, x.rank - 1, "input features")
+    out = call.a["out_features"]
+    positive(out, "out_features")
+    params = last * out + (out if call.a["bias"] else 0)
+    return Applied(TT((*x.shape[:-1], out), x.dtype), "Linear", {"in_features": last}, params,
+                   parents={x.rank - 1: []})
+
+
+def embedding(call: Call) -> Applied:
+    x = call.inputs[0]
+    if x.dtype not in INT_DTYPES:
+        raise ShapeError(f"embedding expects integer indices, but its input is {x} "
+                         f"({x.dtype})", fix="declare the input as long[...], e.g. "
+                                             "tokens: long[B, T]")
+    num, dim = call.a["num_embeddings"], call.a["embedding_dim"]
+    positive(num, "num_embeddings")
+    positive(dim, "embedding_dim")
+    pad = call.a["padding_idx"]
+    if pad is not None and not -num <= pad < num:
+        raise ShapeError(f"padding_idx {pad} must be within num_embeddings ({num})")
+    return Applied(TT((*x.shape, dim), "float"), "Embedding", params=num * dim,
+                   parents={i: [i] for i in range(x.rank)})
+
+
+# ---------------------------------------------------------------- recurrent
+
+
+GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
+
+
+def recurrent(cls: str) -> Rule:
+    def rule(call: Call) -> Applied:
+        a = call.a
+        x = call.inputs[0]
+        if x.rank not in (2, 3):
+            raise ShapeError(f"{call.name} expects a 3-dimensional input "
+                             f"{'[N, T, features]' if a['batch_first'] else '[T, N, features]'} "
+                             f"(or 2-dimensional unbatched), got {x}")
+        size = need_int(x.shape[-1], "input_size", " (the last dimension)")
+        check_given(call, "input_size", size, x.rank - 1, "input features")
+        hidden, layers = a["hidden_size"], a["num_layers"]
+        positive(hidden, "hidden_size")
+        positive(layers, "num_layers")
+        proj = a.get("proj_size", 0)
+        if proj < 0 or (proj and proj >= hidden):
+            raise ShapeError(f"proj_size {proj} must be between 0 and hidden_size {hidden}")
+        dirs = 2 if a["bidirectional"] else 1
+        h_out = proj or hidden
+        if cls == "RNN" and a["nonlinearity"] not in ("tanh", "relu"):
+            raise ShapeError(f"nonlinearity must be \"tanh\" or \"relu\", got "
+                             f"{a['nonlinearity']!r}")
+        gates = GATES[cls] * hidden
+        params = 0
+        for layer in range(layers):
+            in_size = size if layer == 0 else h_out * dirs
+            per_dir = gates * in_size + gates * h_out + (2 * gates if a["bias"] else 0)
+            if proj:
+                per_dir += proj * hidden
+            params += per_dir * dirs
+        if x.rank == 3:
+            batch, time = (x.shape[0], x.shape[1]) if a["batch_first"] else (x.shape[1], x.shape[0])
+            out_shape: tuple[Dim, ...] = ((batch, time, dirs * h_out) if a["batch_first"]
+                                          else (time, batch, dirs * h_out))
+            h = TT((dirs * layers, batch, h_out), x.dtype)
+            c = TT((dirs * layers, batch, hidden), x.dtype)
+        else:
+            out_shape = (x.shape[0], dirs * h_out)
+            h = TT((dirs * layers, h_out), x.dtype)
+            c = TT((dirs * layers, hidden), x.dtype)
+        out = TT(out_shape, x.dtype)
+        if len(call.inputs) > 1:
+            _check_initial_state(call, h if cls != "LSTM" else (h, c))
+        outputs = (out, (h, c)) if cls == "LSTM" else (out, h)
+        batch_axes = {0: [0], 1: [1]} if x.rank == 3 else {0: [0]}
+        return Applied(outputs, cls, {"input_size": size}, params,
+                       parents={**batch_axes, x.rank - 1: []})
+    return rule
+
+
+def _check_initial_state(call: Call, expected: Any) -> None:
+    given = call.inputs[1:]
+    flat_expected = list(expected) if isinstance(expected, tuple) else [expected]
+    if len(given) != len(flat_expected):
+        raise ShapeError(f"{call.name} takes its input and {len(flat_expected)} initial "
+                         f"state tensor(s), got {len(given)}")
+    for i, (g, e) in enumerate(zip(given, flat_expected, strict=True)):
+        if tuple(g.shape) != tuple(e.shape):
+            raise ShapeError(f"initial state {i + 1} of {call.name} must be {e}, got {g}",
+                             explain=[(i + 1, 0)])
+
+
+def cell(cls: str) -> Rule:
+    def rule(call: Call) -> Applied:
+        x = call.inputs[0]
+        if x.rank not in (1, 2):
+            raise ShapeError(f"{call.name} expects an input [N, features] or [features], got {x}")
+        size = need_int(x.shape[-1], "input_size", " (the last dimension)")
+        check_given(call, "input_size", size, x.rank - 1, "input features")
+        hidden = call.a["hidden_size"]
+        positive(hidden, "hidden_size")
+        gates = GATES[cls.replace("Cell", "")] * hidden
+        params = gates * size + gates * hidden + (2 * gates if call.a["bias"] else 0)
+        h = TT((*x.shape[:-1], hidden), x.dtype)
+        if len(call.inputs) > 1:
+            _check_initial_state(call, (h, h) if cls == "LSTMCell" else h)
+        outputs: Any = (h, h) if cls == "LSTMCell" else h
+        return Applied(outputs, cls, {"input_size": size}, params, parents={x.rank - 1: []})
+    return rule
+
+
+# ---------------------------------------------------------------- attention and transformers
+
+
+def _attention_params(e: int, kdim: int, vdim: int, bias: bool, bias_kv: bool) -> int:
+    if kdim == e and vdim == e:
+        params = 3 * e * e
+    else:
+        params = e * e + e * kdim + e * vdim
+    if bias:
+        params += 3 * e
+    params += e * e + (e if bias else 0)
+    if bias_kv:
+        params += 2 * e
+    return params
+
+
+def _sequence_axes(x: TT, batch_first: bool, layer: str) -> None:
+    if x.rank not in (2, 3):
+        raise ShapeError(f"{layer} expects a 3-dimensional input "
+                         f"{'[N, L, E]' if batch_first else '[L, N, E]'} (or 2-dimensional "
+                         f"unbatched), got {x}")
+
+
+def multihead_attention(call: Call) -> Applied:
+    a = call.a
+    ins = call.inputs
+    if len(ins) not in (1, 3):
+        raise ShapeError(f"multihead_attention takes one input (self-attention) or three "
+                         f"(query, key, value), got {len(ins)}")
+    q = ins[0]
+    k, v = (ins[1], ins[2]) if len(ins) == 3 else (q, q)
+    _sequence_axes(q, a["batch_first"], call.name)
+    e = need_int(q.shape[-1], "embed_dim", " (the last dimension)")
+    check_given(call, "embed_dim", e, q.rank - 1, "embedding features")
+    heads = a["num_heads"]
+    positive(heads, "num_heads")
+    if e % heads:
+        raise ShapeError(f"embed_dim {e} is not divisible by num_heads={heads}",
+                         explain=[(0, q.rank - 1)])
+    kdim = a["kdim"] if a["kdim"] is not None else e
+    vdim = a["vdim"] if a["vdim"] is not None else e
+    for name, t, want, idx in (("key", k, kdim, 1), ("value", v, vdim, 2)):
+        if t.rank != q.rank:
+            raise ShapeError(f"the {name} {t} must have as many dimensions as the query {q}")
+        if t.shape[-1] != want:
+            raise ShapeError(f"the {name} has {dim_str(t.shape[-1])} features, but "
+                             f"{'kdim' if name == 'key' else 'vdim'} is {want}",
+                             explain=[(idx, t.rank - 1)] if len(ins) == 3 else [])
+    if k.shape[:-1] != v.shape[:-1]:
+        raise ShapeError(f"key {k} and value {v} must agree in all but the last dimension")
+    if q.rank == 3:
+        b_axis, l_axis = (0, 1) if a["batch_first"] else (1, 0)
+        if q.shape[b_axis] != k.shape[b_axis]:
+            raise ShapeError(f"query {q} and key {k} have different batch sizes")
+        weights = TT((q.shape[b_axis], q.shape[l_axis], k.shape[l_axis]), q.dtype)
+    else:
+        weights = TT((q.shape[0], k.shape[0]), q.dtype)
+    params = _attention_params(e, kdim, vdim, a["bias"], a["add_bias_kv"])
+    return Applied((TT(q.shape, q.dtype), weights), "MultiheadAttention", {"embed_dim": e},
+                   params)
+
+
+def _transformer_params(d: int, ff: int, bias: bool, attn_blocks: int, norms: int) -> int:
+    attn = _attention_params(d, d, d, bias, False)
+    linears = d * ff + (ff if bias else 0) + ff * d + (d if bias else 0)
+    return attn * attn_blocks + linears + norms * d * (2 if bias else 1)
+
+
+def _transformer_common(call: Call, x: TT) -> tuple[int, int]:
+    a = call.a
+    _sequence_axes(x, a["batch_first"], call.name)
+    d = need_int(x.shape[-1], "d_model", " (the last dimension)")
+    check_given(call, "d_model", d, x.rank - 1, "model features")
+    positive(a["nhead"], "nhead")
+    positive(a["dim_feedforward"], "dim_feedforward")
+    if d % a["nhead"]:
+        raise ShapeError(f"d_model {d} is not divisible by nhead={a['nhead']}",
+                         explain=[(0, x.rank - 1)])
+    if a["activation"] not in ("relu", "gelu"):
+        raise ShapeError(f"activation must be \"relu\" or \"gelu\", got {a['activation']!r}")
+    return d, a["dim_feedforward"]
+
+
+def transformer_encoder_layer(call: Call) -> Applied:
+    x = call.inputs[0]
+    d, ff = _transformer_common(call, x)
+    params = _transformer_params(d, ff, call.a["bias"], 1, 2)
+    return Applied(TT(x.shape, x.dtype), "TransformerEncoderLayer", {"d_model": d}, params)
+
+
+def transformer_decoder_layer(call: Call) -> Applied:
+    if len(call.inputs) != 2:
+        raise ShapeError(f"transformer_decoder_layer takes (tgt, memory), got "
+                         f"{len(call.inputs)} input(s)")
+    tgt, memory = call.inputs
+    d, ff = _transformer_common(call, tgt)
+    if memory.rank != tgt.rank or memory.shape[-1] != d:
+        raise ShapeError(f"memory {memory} must have {tgt.rank} dimensions and {d} features "
+                         f"like tgt {tgt}", explain=[(1, memory.rank - 1)])
+    params = _transformer_params(d, ff, call.a["bias"], 2, 3)
+    return Applied(TT(tgt.shape, tgt.dtype), "TransformerDecoderLayer", {"d_model": d}, params)
+
+
+# ---------------------------------------------------------------- resampling
+
+
+UPSAMPLE_RANKS = {"linear": (3,), "bilinear": (4,), "bicubic": (4,), "trilinear": (5,),
+                  "nearest": (3, 4, 5), "nearest-exact": (3, 4, 5), "area": (3, 4, 5)}
+
+
+def upsample(call: Call) -> Applied:
+    a = call.a
+    x = call.inputs[0]
+    mode = a["mode"]
+    if mode not in UPSAMPLE_RANKS:
+        raise ShapeError(f"unknown upsample mode {mode!r}; one of "
+                         + ", ".join(f'"{m}"' for m in UPSAMPLE_RANKS))
+    if x.rank not in UPSAMPLE_RANKS[mode]:
+        want = " or ".join(str(r) for r in UPSAMPLE_RANKS[mode])
+        raise ShapeError(f"upsample mode \"{mode}\" expects a {want}-dimensional input, got {x}")
+    if a["align_corners"] is not None and mode not in ("linear", "bilinear", "bicubic",
+                                                       "trilinear"):
+        raise ShapeError("align_corners can only be set with the interpolating modes: "
+                         "linear, bilinear, bicubic, trilinear")
+    n = x.rank - 2
+    size, scale = a["size"], a["scale_factor"]
+    if (size is None) == (scale is None):
+        raise ShapeError("upsample needs exactly one of size= and scale_factor=")
+    if size is not None:
+        out = ntuple(size, n, "size")
+        positive(out, "size")
+        spatial: list[Dim] = list(out)
+    else:
+        scales = scale if isinstance(scale, tuple) else (scale,) * n
+        if len(scales) != n:
+            raise ShapeError(f"scale_factor must be a number or a tuple of {n}")
+        spatial = []
+        for dim, f in zip(x.shape[2:], scales, strict=True):
+            if not isinstance(f, (int, float)) or isinstance(f, bool) or f <= 0:
+                raise ShapeError(f"scale_factor must be positive, got {f!r}")
+            if isinstance(dim, Sym):
+                spatial.append(dim * f if isinstance(f, int) else Sym((), 1, f"({dim} * {f})"))
+            else:
+                spatial.append(math.floor(dim * f) if isinstance(f, float) else dim * f)
+    return Applied(TT((*x.shape[:2], *spatial), x.dtype), "Upsample")
+
+
+def pixel_shuffle(call: Call) -> Applied:
+    x = call.inputs[0]
+    r = call.a["upscale_factor"]
+    positive(r, "upscale_factor")
+    if x.rank < 3:
+        raise ShapeError(f"pixel_shuffle expects an input [*, C, H, W], got {x}")
+    c = need_int(x.shape[-3], "the channel dimension")
+    if c % (r * r):
+        raise ShapeError(f"pixel_shuffle({r}) needs channels divisible by {r * r}, got {c}",
+                         explain=[(0, x.rank - 3)])
+    h, w = x.shape[-2:]
+    return Applied(TT((*x.shape[:-3], c // (r * r), h * r, w * r), x.dtype), "PixelShuffle")
+
+
+def pixel_unshuffle(call: Call) -> Applied:
+    x = call.inputs[0]
+    r = call.a["downscale_factor"]
+    positive(r, "downscale_factor")
+    if x.rank < 3:
+        raise ShapeError(f"pixel_unshuffle expects an input [*, C, H, W], got {x}")
+    c = x.shape[-3]
+    h, w = (need_int(v, "a spatial size") for v in x.shape[-2:])
+    if h % r or w % r:
+        raise ShapeError(f"pixel_unshuffle({r}) needs height and width divisible by {r}, "
+                         f"got {h} x {w}")
+    return Applied(TT((*x.shape[:-3], c * r * r, h // r, w // r), x.dtype), "PixelUnshuffle")
+
+
+def unfold(call: Call) -> Applied:
+    x = call.inputs[0]
+    if x.rank not in (3, 4):
+        raise ShapeError(f"unfold expects an input [N, C, H, W], got {x}")
+    a = call.a
+    k = ntuple(a["kernel_size"], 2, "kernel_size")
+    d = ntuple(a["dilation"], 2, "dilation")
+    p = ntuple(a["padding"], 2, "padding")
+    s = ntuple(a["stride"], 2, "stride")
+    blocks: Dim = 1
+    for i in range(2):
+        blocks = blocks * window_out(x.shape[-2 + i], k[i], s[i], p[i], d[i], False,
+                                     axis_names(2)[i], call.name)
+    c = x.shape[-3]
+    return Applied(TT((*x.shape[:-3], c * math.prod(k), blocks), x.dtype), "Unfold")
+
+
+def fold(call: Call) -> Applied:
+    x = call.inputs[0]
+    if x.rank not in (2, 3):
+        raise ShapeError(f"fold expects an input [N, C * prod(kernel_size), L], got {x}")
+    a = call.a
+    size = ntuple(a["output_size"], 2, "output_size")
+    k = ntuple(a["kernel_size"], 2, "kernel_size")
+    d = ntuple(a["dilation"], 2, "dilation")
+    p = ntuple(a["padding"], 2, "padding")
+    s = ntuple(a["stride"], 2, "stride")
+    ck = need_int(x.shape[-2], "the channel dimension")
+    if ck % math.prod(k):
+        raise ShapeError(f"fold needs dimension -2 ({ck}) divisible by the kernel size "
+                         f"{math.prod(k)}", explain=[(0, x.rank - 2)])
+    blocks = 1
+    for i in range(2):
+        blocks *= window_out(size[i], k[i], s[i], p[i], d[i], False, axis_names(2)[i], call.name)
+    if x.shape[-1] != blocks:
+        raise ShapeError(f"fold expects {blocks} blocks in the last dimension for output_size "
+                         f"{size}, got {dim_str(x.shape[-1])}", explain=[(0, x.rank - 1)])
+    return Applied(TT((*x.shape[:-2], ck // math.prod(k), *size), x.dtype), "Fold")
+
+
+# ---------------------------------------------------------------- padding
+
+
+def _pad_amounts(pad: Any, n: int, name: str) -> tuple[int, ...]:
+    if isinstance(pad, int) and not isinstance(pad, bool):
+        return (pad,) * (2 * n)
+    if isinstance(pad, tuple) and len(pad) == 2 * n and all(isinstance(v, int) for v in pad):
+        return pad
+    raise ShapeError(f"{name} padding must be an integer or a tuple of {2 * n} integers "
+                     f"(left, right{', top, bottom' if n > 1 else ''}"
+                     f"{', front, back' if n > 2 else ''}), got {pad!r}")
+
+
+def _apply_pad(x: TT, pads: tuple[int, ...], reflect: bool, layer: str) -> tuple[Dim, ...]:
+    shape = list(x.shape)
+    for i in range(len(pads) // 2):
+        axis = x.rank - 1 - i
+        before, after = pads[2 * i], pads[2 * i + 1]
+        size = shape[axis]
+        if reflect and isinstance(size, int) and (before >= size or after >= size):
+            raise ShapeError(f"{layer} padding ({before}, {after}) must be smaller than the "
+                             f"input size {size} of dimension {axis}", explain=[(0, axis)])
+        new = size + before + after
+        if isinstance(new, int) and new < 1:
+            raise ShapeError(f"{layer} would leave dimension {axis} with size {new}")
+        shape[axis] = new
+    return tuple(shape)
+
+
+def pad_layer(kind: str) -> Rule:
+    def rule(call: Call) -> Applied:
+        x, n = rank_dims(call, CONV_RANKS, WHAT_CONV)
+        pads = _pad_amounts(call.a["padding"], n, call.name)
+        shape = _apply_pad(x, pads, kind == "Reflection", call.name)
+        return Applied(TT(shape, x.dtype), f"{kind}Pad{n}d")
+    return rule
+
+
+def pad(call: Call) -> Applied:
+    x = call.inputs[0]
+    pads = call.a["pad"]
+    if isinstance(pads, int):
+        pads = (pads, pads)
+    if not isinstance(pads, tuple) or len(pads) % 2 or len(pads) // 2 > x.rank:
+        raise ShapeError(f"pad must be a tuple of an even number of integers, at most "
+                         f"{2 * x.rank}, got {pads!r}")
+    mode = call.a["mode"]
+    if mode not in ("constant", "reflect", "replicate", "circular"):
+        raise ShapeError(f"pad mode must be \"constant\", \"reflect\", \"replicate\" or "
+                         f"\"circular\", got {mode!r}")
+    shape = _apply_pad(x, pads, mode == "reflect", call.name)
+    return Applied(TT(shape, x.dtype), "F.pad")
+
+
+def pad_to_match(call: Call) -> Applied:
+    if len(call.inputs) != 2:
+        raise ShapeError(f"pad_to_match takes (a, b) and pads a to b's spatial size, got "
+                         f"{len(call.inputs)} input(s)")
+    a, b = call.inputs
+    if a.rank != b.rank or a.rank < 3:
+        raise ShapeError(f"pad_to_match needs two inputs [N, C, *spatial] of the same rank, "
+                         f"got {a} and {b}")
+    for axis in range(2, a.rank):
+        sa, sb = a.shape[axis], b.shape[axis]
+        if isinstance(sa, int) and isinstance(sb, int) and sb < sa:
+            raise ShapeError(f"pad_to_match cannot pad {a} to the smaller {b} (dimension "
+                             f"{axis}: {sa} > {sb})", explain=[(0, axis), (1, axis)])
+    return Applied(TT((*a.shape[:2], *b.shape[2:]), a.dtype), "F.pad",
+                   parents={axis: [] for axis in range(2, a.rank)})
+
+
+# ---------------------------------------------------------------- reshaping
+
+
+def flatten(call: Call) -> Applied:
+    x = call.inputs[0]
+    if x.rank == 0:
+        return Applied(TT((1,), x.dtype), "Flatten")
+    start = norm_axis(call.a["start_dim"], x.rank, "start_dim")
+    end = norm_axis(call.a["end_dim"], x.rank, "end_dim")
+    if start > end:
+        raise ShapeError(f"flatten start_dim {call.a['start_dim']} comes after end_dim "
+                         f"{call.a['end_dim']} for a {x.rank}-dimensional input")
+    merged = product(x.shape[start:end + 1])
+    shape = (*x.shape[:start], merged, *x.shape[end + 1:])
+    parents = {start: list(range(start, end + 1))}
+    parents.update({i: [i] for i in range(start)})
+    parents.update({start + 1 + j: [end + 1 + j] for j in range(x.rank - end - 1)})
+    return Applied(TT(shape, x.dtype), "Flatten", parents=parents)
+
+
+def _resolve_sizes(sizes: tuple[Any, ...], total: Dim, what: str) -> tuple[Dim, ...]:
+    unknown = [i for i, s in enumerate(sizes) if isinstance(s, int) and s == -1]
+    if len(unknown) > 1:
+        raise ShapeError(f"{what}: only one size can be -1")
+    for s in sizes:
+        if isinstance(s, int) and not isinstance(s, bool) and s < -1:
+            raise ShapeError(f"{what}: invalid size {s}")
+        if not isinstance(s, (int, Sym)) or isinstance(s, bool):
+            raise ShapeError(f"{what}: sizes must be integers or dimension names, got {s!r}")
+    known = product([s for s in sizes if not (isinstance(s, int) and s == -1)])
+    if unknown:
+        if isinstance(total, int) and isinstance(known, int):
+            if known == 0 or total % known:
+                raise ShapeError(f"{what}: {total} elements cannot be split into "
+                                 f"{shape_str(list(sizes))}")
+            rest: Dim = total // known
+        else:
+            rest = total // known
+        out = list(sizes)
+        out[unknown[0]] = rest
+        return tuple(out)
+    if isinstance(total, int) and isinstance(known, int) and known != total:
+        raise ShapeError(f"{what}: shape {shape_str(list(sizes))} has {known} elements, but the "
+                         f"input has {total}")
+    if isinstance(total, Sym) != isinstance(known, Sym) or (
+            isinstance(total, Sym) and total != known):
+        raise ShapeError(f"{what}: shape {shape_str(list(sizes))} cannot be checked against "
+                         f"{total} elements")
+    return tuple(sizes)
+
+
+def unflatten(call: Call) -> Applied:
+    x = call.inputs[0]
+    axis = norm_axis(call.a["dim"], x.rank)
+    sizes = call.a["unflattened_size"]
+    if not isinstance(sizes, tuple):
+        sizes = (sizes,)
+    new = _resolve_sizes(sizes, x.shape[axis], "unflatten")
+    return Applied(TT((*x.shape[:axis], *new, *x.shape[axis + 1:]), x.dtype), "Unflatten")
+
+
+def reshape(call: Call) -> Applied:
+    x = call.inputs[0]
+    sizes = call.a["shape"]
+    if len(sizes) == 1 and isinstance(sizes[0], tuple):
+        sizes = sizes[0]
+    total = product(x.shape)
+    return Applied(TT(_resolve_sizes(tuple(sizes), total, call.name), x.dtype), "reshape")
+
+
+def permute(call: Call) -> Applied:
+    x = call.inputs[0]
+    dims = call.a["dims"]
+    if len(dims) == 1 and isinstance(dims[0], tuple):
+        dims = dims[0]
+    if len(dims) != x.rank:
+        raise ShapeError(f"permute needs {x.rank} dimensions for the input {x}, got {len(dims)}")
+    axes = [norm_axis(d, x.rank) for d in dims]
+    if sorted(axes) != list(range(x.rank)):
+        raise ShapeError(f"permute dimensions {tuple(dims)} repeat a dimension")
+    return Applied(TT(tuple(x.shape[i] for i in axes), x.dtype), "permute",
+                   parents={o: [i] for o, i in enumerate(axes)})
+
+
+def transpose(call: Call) -> Applied:
+    x = call.inputs[0]
+    a0 = norm_axis(call.a["dim0"], x.rank, "dim0")
+    a1 = norm_axis(call.a["dim1"], x.rank, "dim1")
+    shape = list(x.shape)
+    shape[a0], shape[a1] = shape[a1], shape[a0]
+    parents = {i: [i] for i in range(x.rank)}
+    parents[a0], parents[a1] = [a1], [a0]
+    return Applied(TT(tuple(shape), x.dtype), "transpose", parents=parents)
+
+
+def squeeze(call: Call) -> Applied:
+    x = call.inputs[0]
+    dim = call.a["dim"]
+    if dim is None:
+        keep = [i for i, d in enumerate(x.shape) if d != 1]
+    else:
+        axes = dim if isinstance(dim, tuple) else (dim,)
+        drop = {norm_axis(a, x.rank) for a in axes}
+        keep = [i for i in range(x.rank) if not (i in drop and x.shape[i] == 1)]
+    return Applied(TT(tuple(x.shape[i] for i in keep), x.dtype), "squeeze",
+                   parents={o: [i] for o, i in enumerate(keep)})
+
+
+def unsqueeze(call: Call) -> Applied:
+    x = call.inputs[0]
+    axis = norm_axis(call.a["dim"], x.rank + 1)
+    shape = (*x.shape[:axis], 1, *x.shape[axis:])
+    parents = {i if i < axis else i + 1: [i] for i in range(x.rank)}
+    return Applied(TT(shape, x.dtype), "unsqueeze", parents=parents)
+
+
+# ---------------------------------------------------------------- combining tensors
+
+
+def broadcast(shapes: list[tuple[Dim, ...]], what: str) -> tuple[Dim, ...]:
+    rank = max(len(s) for s in shapes)
+    out: list[Dim] = []
+    for i in range(rank):
+        sizes = [s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 0]
+        chosen: Dim = 1
+        for size in sizes:
+            if size == 1:
+                continue
+            if chosen == 1:
+                chosen = size
+            elif size != chosen:
+                shown = " and ".join(shape_str(list(s)) for s in shapes)
+                raise ShapeError(f"{what} needs shapes that match or broadcast, but {shown} "
+                                 f"differ in dimension {i} ({dim_str(chosen)} vs {dim_str(size)})",
+                                 explain=[(j, len(s) - rank + i) for j, s in enumerate(shapes)
+                                          if len(s) - rank + i >= 0])
+        out.append(chosen)
+    return tuple(out)
+
+
+def _result_dtype(inputs: list[TT]) -> str:
+    for t in inputs:
+        if t.dtype in FLOAT_DTYPES:
+            return t.dtype
+    return inputs[0].dtype
+
+
+def elementwise(op_name: str, cls: str) -> Rule:
+    def rule(call: Call) -> Applied:
+        if len(call.inputs) < 2:
+            raise ShapeError(f"{op_name} takes two or more tensors, e.g. (a, b) -> {op_name}")
+        shape = broadcast([t.shape for t in call.inputs], op_name)
+        return Applied(TT(shape, _result_dtype(call.inputs)), cls)
+    return rule
+
+
+def matmul(call: Call) -> Applied:
+    a, b = call.inputs
+    if a.rank == 0 or b.rank == 0:
+        raise ShapeError("@ needs tensors with at least one dimension")
+    ka = a.shape[-1]
+    kb = b.shape[-2] if b.rank >= 2 else b.shape[0]
+    if ka != kb:
+        raise ShapeError(f"@ multiplies {a} by {b}, but {dim_str(ka)} and {dim_str(kb)} differ",
+                         explain=[(0, a.rank - 1), (1, b.rank - 2 if b.rank >= 2 else 0)])
+    batch = broadcast([tuple(a.shape[:-2]), tuple(b.shape[:-2])], "@") if (
+        a.rank > 2 or b.rank > 2) else ()
+    shape = (*batch, *(a.shape[-2:-1] if a.rank >= 2 else ()), *(b.shape[-1:] if b.rank >= 2
+                                                                  else ()))
+    return Applied(TT(tuple(shape), _result_dtype([a, b])), "torch.matmul")
+
+
+def cat(call: Call) -> Applied:
+    ins = call.inputs
+    if len(ins) < 1:
+        raise ShapeError("cat needs at least one tensor")
+    rank = ins[0].rank
+    axis = norm_axis(call.a["dim"], rank)
+    for i, t in enumerate(ins[1:], 1):
+        if t.rank != rank:
+            raise ShapeError(f"cat needs tensors of the same rank, but input 1 is {ins[0]} and "
+                             f"input {i + 1} is {t}")
+        for j in range(rank):
+            if j != axis and t.shape[j] != ins[0].shape[j]:
+                raise ShapeError(
+                    f"cat along dimension {axis} needs the other dimensions to match, but "
+                    f"input 1 is {ins[0]} and input {i + 1} is {t} (dimension {j}: "
+                    f"{dim_str(ins[0].shape[j])} vs {dim_str(t.shape[j])})",
+                    explain=[(0, j), (i, j)])
+    total: Dim = 0
+    for t in ins:
+        total = t.shape[axis] + total if isinstance(total, int) and isinstance(
+            t.shape[axis], Sym) else total + t.shape[axis]
+    shape = list(ins[0].shape)
+    shape[axis] = total
+    return Applied(TT(tuple(shape), _result_dtype(ins)), "torch.cat",
+                   parents={j: ([j] if j != axis else []) for j in range(rank)})
+
+
+def stack(call: Call) -> Applied:
+    ins = call.inputs
+    first = ins[0]
+    for i, t in enumerate(ins[1:], 1):
+        if t.shape != first.shape:
+            raise ShapeError(f"stack needs tensors of equal shape, but input 1 is {first} and "
+                             f"input {i + 1} is {t}")
+    axis = norm_axis(call.a["dim"], first.rank + 1)
+    shape = (*first.shape[:axis], len(ins), *first.shape[axis:])
+    return Applied(TT(shape, _result_dtype(ins)), "torch.stack", parents={})
+
+
+def reduce(cls: str) -> Rule:
+    def rule(call: Call) -> Applied:
+        x = call.inputs[0]
+        dim = call.a["dim"]
+        if dim is None:
+            shape: tuple[Dim, ...] = tuple(1 for _ in x.shape) if call.a["keepdim"] else ()
+            return Applied(TT(shape, x.dtype), cls, parents={})
+        axes = {norm_axis(d, x.rank) for d in (dim if isinstance(dim, tuple) else (dim,))}
+        if call.a["keepdim"]:
+            shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+            return Applied(TT(shape, x.dtype), cls)
+        keep = [i for i in range(x.rank) if i not in axes]
+        return Applied(TT(tuple(x.shape[i] for i in keep), x.dtype), cls,
+                       parents={o: [i] for o, i in enumerate(keep)})
+    return rule
+
+
+def chunk(call: Call) -> Applied:
+    x = call.inputs[0]
+    n = call.a["chunks"]
+    positive(n, "chunks")
+    axis = norm_axis(call.a["dim"], x.rank)
+    size = need_int(x.shape[axis], f"dimension {axis}")
+    step = -(-size // n)
+    sizes = [min(step, size - i) for i in range(0, size, step)] if size else [0]
+    return _split_outputs(x, axis, sizes, "torch.chunk")
+
+
+def split(call: Call) -> Applied:
+    x = call.inputs[0]
+    axis = norm_axis(call.a["dim"], x.rank)
+    size = need_int(x.shape[axis], f"dimension {axis}")
+    spec = call.a["split_size_or_sections"]
+    if isinstance(spec, int):
+        positive(spec, "split_size")
+        sizes = [min(spec, size - i) for i in range(0, size, spec)]
+    else:
+        sizes = list(spec)
+        if sum(sizes) != size:
+            raise ShapeError(f"split sizes {tuple(sizes)} add up to {sum(sizes)}, but dimension "
+                             f"{axis} has {size}", explain=[(0, axis)])
+    return _split_outputs(x, axis, sizes, "torch.split")
+
+
+def _split_outputs(x: TT, axis: int, sizes: list[int], cls: str) -> Applied:
+    outs = []
+    for s in sizes:
+        shape = list(x.shape)
+        shape[axis] = s
+        outs.append(TT(tuple(shape), x.dtype))
+    return Applied(tuple(outs), cls)
+
+
+__all__ = ["TT", "ShapeError", "Applied", "Call", "Rule", "DTYPES", "INT_DTYPES", "FLOAT_DTYPES",
+           "broadcast", "matmul"]
