@@ -1,0 +1,187 @@
+"""The command line: a thin layer over the Python API.
+
+`Exit` owns the exit codes. Every command reads the source, calls one pure
+function, and writes its result atomically; source problems are printed to
+standard error as located diagnostics, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from enum import IntEnum
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+EXAMPLES = """\b
+Examples:
+  netdsl check model.net                 layer table: shapes and parameters
+  netdsl check model.net --json          the same as JSON
+  netdsl check model.net --input x=[8,3,64,64]
+  netdsl compile model.net               writes model.py (an nn.Module)
+  netdsl compile model.net -o -          prints the module
+  netdsl diagram model.net -o model.png  draws the network with Graphviz
+"""
+
+
+class Exit(IntEnum):
+    OK = 0
+    SOURCE = 1  # the source has errors (printed to standard error)
+    USAGE = 2  # a wrong command line (click's own usage errors use 2 as well)
+
+
+def fail(code: Exit, message: str) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(int(code))
+
+
+def report_error(error: Any) -> NoReturn:
+    click.echo(error.render(), err=True)
+    count = len(error.diagnostics)
+    if count > 1:
+        click.echo(f"\n{count} errors", err=True)
+    sys.exit(int(Exit.SOURCE))
+
+
+def print_warnings(program: Any) -> None:
+    for warning in program.warnings:
+        click.echo(warning.render(program.sources), err=True)
+
+
+def load(path: str, inputs: tuple[str, ...] = ()) -> Any:
+    import netdsl
+    from netdsl.program import parse_input_override
+
+    overrides: dict[str, list[Any]] = {}
+    for text in inputs:
+        try:
+            name, dims = parse_input_override(text)
+        except ValueError as exc:
+            fail(Exit.USAGE, f"netdsl: --input: {exc}")
+        overrides[name] = dims
+    try:
+        return netdsl.check_file(path, overrides)
+    except netdsl.NetDSLError as error:
+        report_error(error)
+
+
+def write_atomically(target: Path, data: str | bytes) -> None:
+    """Write beside the target, then rename: a failure never leaves half a file."""
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        fail(Exit.USAGE, f"netdsl: cannot write {target}: directory {directory} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+    except OSError as exc:
+        fail(Exit.USAGE, f"netdsl: cannot write {target}: {exc.strerror or exc}")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        fail(Exit.USAGE, f"netdsl: cannot write {target}: {exc.strerror or exc}")
+
+
+@click.group(invoke_without_command=True, epilog=EXAMPLES,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="netdsl", message="netdsl %(version)s")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """netdsl: describe a neural network in a few lines, know every tensor shape before
+    training, and get PyTorch code and a diagram."""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+@main.command(epilog="\b\nExample:\n  netdsl check examples/cifar10.net --json")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--input", "inputs", multiple=True, metavar="NAME=SHAPE",
+              help="Override a declared input shape, e.g. x=[8,3,64,64].")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def check(file: str, inputs: tuple[str, ...], as_json: bool) -> None:
+    """Parse and check FILE; print each network's layers, shapes and parameters."""
+    import netdsl
+    from netdsl.report import table, to_json
+
+    if not as_json:
+        program = load(file, inputs)
+        click.echo(table(program))
+        print_warnings(program)
+        return
+    from netdsl.program import parse_input_override
+
+    overrides: dict[str, list[Any]] = {}
+    for text in inputs:
+        try:
+            name, dims = parse_input_override(text)
+        except ValueError as exc:
+            fail(Exit.USAGE, f"netdsl: --input: {exc}")
+        overrides[name] = dims
+    try:
+        program = netdsl.check_file(file, overrides)
+    except netdsl.NetDSLError as error:
+        click.echo(json.dumps(to_json(file, None, error.diagnostics, error.warnings), indent=1))
+        sys.exit(int(Exit.SOURCE))
+    click.echo(json.dumps(to_json(file, program, [], program.warnings), indent=1))
+
+
+@main.command(epilog="\b\nExample:\n  netdsl compile examples/unet.net -o unet.py")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", metavar="OUT.py",
+              help="Where to write the module ('-' for standard output). "
+                   "Default: FILE with .py.")
+def compile(file: str, output: str | None) -> None:  # noqa: A001 - the command's name
+    """Compile FILE to a PyTorch module (writes nothing when there is an error)."""
+    import netdsl
+
+    program = load(file)
+    source = netdsl.to_pytorch(program)
+    print_warnings(program)
+    if output == "-":
+        click.echo(source, nl=False)
+        return
+    target = Path(output) if output else Path(file).with_suffix(".py")
+    if target.resolve() == Path(file).resolve():
+        fail(Exit.USAGE, f"netdsl: refusing to overwrite the source {file}")
+    write_atomically(target, source)
+    click.echo(f"wrote {target}", err=True)
+
+
+@main.command(epilog="\b\nExample:\n  netdsl diagram examples/unet.net -o unet.svg --collapse")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", metavar="OUT.svg",
+              help="Output file; its suffix picks the format: .svg .png .pdf .dot "
+                   "(default: FILE with .svg).")
+@click.option("--collapse", is_flag=True, help="Draw each block use as one node.")
+@click.option("--rankdir", type=click.Choice(["TB", "LR"]), default="TB", show_default=True,
+              help="Top to bottom or left to right.")
+def diagram(file: str, output: str | None, collapse: bool, rankdir: str) -> None:
+    """Draw FILE's networks with Graphviz."""
+    from netdsl.backends.dot import FORMATS, render
+
+    program = load(file)
+    target = Path(output) if output else Path(file).with_suffix(".svg")
+    fmt = target.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        fail(Exit.USAGE, f"netdsl: cannot tell the format of {target}; use one of "
+                         + ", ".join("." + f for f in FORMATS))
+    import netdsl
+
+    dot_source = netdsl.to_dot(program, collapse=collapse, rankdir=rankdir)
+    data, note = render(dot_source, fmt)
+    if data is None:
+        target = target.with_suffix(".dot")
+        data = dot_source
+    write_atomically(target, data)
+    click.echo(f"wrote {target}", err=True)
+    if note:
+        click.echo(note, err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
