@@ -1,0 +1,170 @@
+"""A small code writer (jinja2's CodeGenerator in spirit): indent, outdent, writeline,
+black-style wrapping of long calls, and a map from generated lines to source lines."""
+
+from __future__ import annotations
+
+import keyword
+
+from ..errors import Pos
+
+LINE_LENGTH = 88  # black's and ruff format's default
+
+
+class Namespace:
+    """Hands out safe, unique Python identifiers (torch.fx's Namespace in spirit)."""
+
+    def __init__(self, reserved: set[str] | frozenset[str] = frozenset()) -> None:
+        self.reserved = set(reserved)
+        self.taken: set[str] = set()
+        self.names: dict[str, str] = {}
+
+    def name(self, wanted: str) -> str:
+        """The identifier for a source name: the same name unless it collides."""
+        if wanted in self.names:
+            return self.names[wanted]
+        base = wanted if wanted.isidentifier() and not keyword.iskeyword(wanted) else "v"
+        candidate = base
+        if candidate in self.reserved or candidate in self.taken:
+            candidate = f"{base}_"
+            counter = 1
+            while candidate in self.reserved or candidate in self.taken:
+                counter += 1
+                candidate = f"{base}_{counter}"
+        self.taken.add(candidate)
+        self.names[wanted] = candidate
+        return candidate
+
+    def fresh(self, base: str) -> str:
+        """A new identifier never handed out before (for temporaries)."""
+        candidate = base
+        counter = 1
+        while candidate in self.reserved or candidate in self.taken:
+            counter += 1
+            candidate = f"{base}{counter}"
+        self.taken.add(candidate)
+        return candidate
+
+
+class Writer:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.level = 0
+        self.line_map: list[tuple[int, Pos]] = []  # (generated line number, source position)
+
+    def indent(self) -> None:
+        self.level += 1
+
+    def outdent(self) -> None:
+        self.level -= 1
+
+    def blank(self, count: int = 1) -> None:
+        while self.lines and self.lines[-1] == "":
+            self.lines.pop()
+        self.lines.extend([""] * count)
+
+    def writeline(self, text: str, pos: Pos | None = None) -> None:
+        prefix = "    " * self.level
+        if pos is not None:
+            self.line_map.append((len(self.lines) + 1, pos))
+        for line in wrap(prefix, text):
+            self.lines.append(line)
+
+    def extend(self, other: "Writer") -> None:
+        offset = len(self.lines)
+        for number, pos in other.line_map:
+            self.line_map.append((number + offset, pos))
+        prefix = "    " * self.level
+        self.lines.extend(prefix + line if line else "" for line in other.lines)
+
+    def text(self) -> str:
+        while self.lines and self.lines[-1] == "":
+            self.lines.pop()
+        return "\n".join(self.lines) + "\n"
+
+
+def split_args(text: str) -> list[str]:
+    """Top-level comma-separated parts of an argument list."""
+    parts: list[str] = []
+    depth = 0
+    quote = ""
+    current = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            current.append(ch)
+            if ch == "\\":
+                current.append(text[i + 1])
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+            current.append(ch)
+        elif ch in "([{":
+            depth += 1
+            current.append(ch)
+        elif ch in ")]}":
+            depth -= 1
+            current.append(ch)
+        elif ch == "," and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+        i += 1
+    if "".join(current).strip():
+        parts.append("".join(current).strip())
+    return parts
+
+
+def _outer_call(text: str) -> tuple[str, str, str] | None:
+    """'a = f(x, y)' -> ('a = f(', 'x, y', ')') for the last top-level bracket pair."""
+    if not text.endswith((")", "]")):
+        return None
+    closer = text[-1]
+    opener = "(" if closer == ")" else "["
+    depth = 0
+    quote = ""
+    for i in range(len(text) - 1, -1, -1):
+        ch = text[i]
+        if quote:
+            if ch == quote and (i == 0 or text[i - 1] != "\\"):
+                quote = ""
+            continue
+        if ch in "\"'":
+            quote = ch
+        elif ch == closer:
+            depth += 1
+        elif ch == opener:
+            depth -= 1
+            if depth == 0:
+                if i == 0:
+                    return None
+                return text[: i + 1], text[i + 1: -1], closer
+    return None
+
+
+def wrap(prefix: str, text: str) -> list[str]:
+    """Lay out one statement as black would: on one line if it fits, else the outermost
+    trailing call's arguments on their own line, else one per line with a trailing comma."""
+    line = prefix + text
+    if len(line) <= LINE_LENGTH or "#" in text:
+        return [line]
+    if text.endswith(","):
+        lines = wrap(prefix, text[:-1])
+        lines[-1] += ","
+        return lines
+    split = _outer_call(text)
+    if split is None:
+        return [line]
+    head, inner, closer = split
+    inner_prefix = prefix + "    "
+    if len(inner_prefix + inner) <= LINE_LENGTH and not inner.endswith(","):
+        return [prefix + head, inner_prefix + inner, prefix + closer]
+    parts = split_args(inner)
+    lines = [prefix + head]
+    for part in parts:
+        lines.extend(wrap(inner_prefix, part + ","))
+    lines.append(prefix + closer)
+    return lines
