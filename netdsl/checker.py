@@ -133,6 +133,9 @@ def did_you_mean(name: str, options: Any) -> str | None:
 
 
 def snake(name: str) -> str:
+    """ConvBNReLU -> conv_bn_relu, InceptionA -> inception_a, DoubleConv -> double_conv."""
+    for word in ("ReLU", "GELU", "SiLU", "PReLU", "ELU"):
+        name = name.replace(word, word[0] + word[1:].lower())
     out = []
     for i, ch in enumerate(name):
         if ch.isupper() and i and (not name[i - 1].isupper() or (
@@ -1365,9 +1368,10 @@ class Checker:
         for site, base, alias in sites:
             if alias:
                 continue
+            joiner = "_" if base[-1].isdigit() else ""
             while True:
                 counters[base] = counters.get(base, 0) + 1
-                candidate = f"{base}{counters[base]}"
+                candidate = f"{base}{joiner}{counters[base]}"
                 if candidate not in taken and candidate not in MODULE_ATTRIBUTES:
                     break
             taken.add(candidate)

@@ -49,7 +49,17 @@ class Unsupported(Exception):
 @dataclass
 class SizeParam:
     name: str
-    key: Any  # a Ref (one input dimension) or an expression over several
+    key: Any  # a Ref (one input dimension), an expression over several, or a SiteKey
+
+
+@dataclass(frozen=True)
+class SiteKey:
+    """A size a site infers differently at different uses of its block: the caller passes it."""
+
+    site: int
+    index: int
+    arg: str
+    inner: Any = None  # for a block site: the key of the callee's own size parameter
 
 
 @dataclass
@@ -170,6 +180,7 @@ class ClassGen:
         self.fwd = Writer()
         self.result_var: str | None = None
         self.emitted: set[int] = set()
+        self.current_frames: list[Frame] = frames
 
     # ------------------------------------------------------------ assembling
 
@@ -270,6 +281,14 @@ class ClassGen:
     # ------------------------------------------------------------ statements
 
     def body(self, stmts: list[n.Stmt], frames: list[Frame], top: bool = False) -> None:
+        saved = self.current_frames
+        self.current_frames = frames
+        try:
+            self._body(stmts, frames, top)
+        finally:
+            self.current_frames = saved
+
+    def _body(self, stmts: list[n.Stmt], frames: list[Frame], top: bool) -> None:
         for i, stmt in enumerate(stmts):
             last = i == len(stmts) - 1
             if isinstance(stmt, n.If):
@@ -309,8 +328,16 @@ class ClassGen:
             fwd_parts.append((fwd_head, self.fwd))
         self.init, self.fwd = saved
         for target, parts in ((self.init, init_parts), (self.fwd, fwd_parts)):
+            while parts and not parts[-1][1].lines and len(parts) > 1:
+                parts = parts[:-1]  # an empty trailing branch says nothing
             if not any(w.lines for _, w in parts):
                 continue
+            if len(parts) == 2 and not parts[0][1].lines and parts[1][0] == "else:":
+                cond = stmt.branches[taken[0]][0]
+                negated = n.UnaryOp(cond.pos, "not", cond)
+                head = self.sexpr(negated) if target is self.init else self.fexpr(
+                    negated, groups[taken[0]][0])
+                parts = [(f"if {head}:", parts[1][1])]
             for head, w in parts:
                 target.writeline(head)
                 if w.lines:
@@ -373,6 +400,10 @@ class ClassGen:
     def expr_stmt(self, stmt: n.ExprStmt, frame: Frame, last: bool, top: bool) -> None:
         value = stmt.value
         if not self.is_tensor_expr(value, frame):
+            return
+        if last and top and isinstance(value, (n.Name, n.Annotated)) and not isinstance(
+                value, n.Pipeline):
+            self.fwd.writeline(f"return {self.fexpr(value, frame)}", stmt.pos)
             return
         if last:
             if isinstance(value, n.Pipeline) and isinstance(value.head, n.Name) and \
@@ -656,6 +687,26 @@ class ClassGen:
             return self.sequential(site, records, frame)
         return self.ctor(site, records[0], frame)
 
+    def uses_of(self, site: Any, index: int) -> list[SiteRecord]:
+        """The records of one site (and repetition) in every use that reached it."""
+        out = []
+        for frame in self.current_frames:
+            for rec in frame.sites.get(id(site), []):
+                if rec.index == index:
+                    out.append(rec)
+                    break
+        return out
+
+    def inferred_code(self, site: Any, rec: SiteRecord, arg: str, values: list[Any],
+                      inner: Any = None) -> str:
+        """One size for every use: an expression if all uses agree on it, else a parameter."""
+        codes = {self.render_value(v) for v in values}
+        if len(codes) == 1 and None not in codes:
+            return self.value_code(values[0], arg)
+        if not self.is_block:
+            return py_literal(int(values[0]))
+        return self.size_param(SiteKey(id(site), rec.index, arg, inner), arg)
+
     def ctor(self, site: Any, rec: SiteRecord, frame: Frame) -> str | None:
         if rec.kind == "block":
             return self.block_ctor(site, rec)
@@ -677,7 +728,9 @@ class ClassGen:
             if p.name in given:
                 code = self.sexpr(given[p.name])
             elif p.name in rec.inferred:
-                code = self.value_code(rec.inferred[p.name], p.name)
+                values = [r.inferred[p.name] for r in self.uses_of(site, rec.index)
+                          if p.name in r.inferred] or [rec.inferred[p.name]]
+                code = self.inferred_code(site, rec, p.name, values)
             elif p.name in spec.overrides:
                 code = py_literal(spec.overrides[p.name])
             else:
@@ -693,9 +746,10 @@ class ClassGen:
         assert isinstance(bv, BlockValue) and rec.frame is not None
         callee = self.gen.classes[bv.definition.name]
         args = []
+        uses = [r for r in self.uses_of(site, rec.index) if r.frame is not None] or [rec]
         for sp in callee.size_params:
-            value = _caller_value(rec.frame, sp.key)
-            args.append(self.value_code(value, sp.name))
+            values = [_caller_value(r.frame, sp.key) for r in uses if r.frame is not None]
+            args.append(self.inferred_code(site, rec, sp.name, values, sp.key))
         call_args, kwargs = _site_args(site)
         if isinstance(site, n.Call) and not bv.definition.hyperparams:
             call_args, kwargs = [], []
@@ -729,6 +783,19 @@ class ClassGen:
         return bound
 
     # ------------------------------------------------------------ static values
+
+    def render_value(self, value: Any) -> str | None:
+        """The code for a size without registering anything; None if it needs a parameter."""
+        if not isinstance(value, SInt):
+            return py_literal(value)
+        names: dict[Ref, str] = {}
+        for ref in refs(value.expr):
+            if ref == OPAQUE or ref.kind == "anon":
+                return None if self.is_block else py_literal(int(value))
+            if ref.kind == "dim" and not self.is_block:
+                return py_literal(int(value))
+            names[ref] = ref.name
+        return _render(value.expr, names)
 
     def value_code(self, value: Any, hint: str) -> str:
         """An inferred size as code in this class's terms (literal, expression or parameter)."""
@@ -827,6 +894,15 @@ def _site_args(site: Any) -> tuple[list[n.Expr], list[n.Keyword]]:
 
 def _caller_value(child: Frame, key: Any) -> Any:
     try:
+        if isinstance(key, SiteKey):
+            for rec in child.sites.get(key.site, []):
+                if rec.index != key.index:
+                    continue
+                if key.inner is None and key.arg in rec.inferred:
+                    return child.to_caller(rec.inferred[key.arg])
+                if key.inner is not None and rec.frame is not None:
+                    return child.to_caller(_caller_value(rec.frame, key.inner))
+            raise KeyError(key)
         if isinstance(key, Ref):
             return child.mapping[key]
         return _substitute(key, child)
