@@ -90,13 +90,17 @@ class Layout(PostLex):
         yield nl
         last_line = nl.value.rsplit("\n", 1)[1]
         indent = len(last_line) - len(last_line.lstrip(" "))
+        # INDENT and DEDENT stand where the next line's text starts, for the caret
+        line = nl.end_line or nl.line
+        here = Token("_INDENT", last_line, nl.end_pos, line, indent + 1, line, indent + 2,
+                     nl.end_pos)
         if indent > levels[-1]:
             levels.append(indent)
-            yield Token.new_borrow_pos("_INDENT", last_line, nl)
+            yield here
             return
         while indent < levels[-1]:
             levels.pop()
-            yield Token.new_borrow_pos("_DEDENT", last_line, nl)
+            yield Token.new_borrow_pos("_DEDENT", last_line, here)
         if indent != levels[-1]:
             line = nl.end_line or nl.line or 1
             raise SourceError("this line's indentation matches no enclosing block",
