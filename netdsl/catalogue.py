@@ -118,7 +118,7 @@ ENTRIES: list[LayerSpec] = [
               ("num_channels",), ("GroupNorm",), "gn"),
     LayerSpec("layernorm", s.layernorm, _sig("normalized_shape, eps=1e-05, "
                                              "elementwise_affine=True, bias=True"),
-              ("normalized_shape",), ("LayerNorm",), "ln"),
+              (), ("LayerNorm",), "ln", overrides={"normalized_shape": None}),
     LayerSpec("dropout", s.dropout, _sig("p=0.5, inplace=False"), classes=("Dropout",),
               prefix="dropout"),
     LayerSpec("dropout1d", s._dropout_nd(1), _sig("p=0.5, inplace=False"), classes=("Dropout1d",),

@@ -126,18 +126,19 @@ def positive(value: Any, name: str, allow_zero: bool = False) -> None:
 
 def window_out(size: Dim, k: int, s: int, p: int, d: int, ceil: bool, axis_name: str,
                layer: str) -> Dim:
-    """PyTorch's sliding-window size: floor((H + 2p - d(k-1) - 1) / s) + 1 (or ceil)."""
+    """PyTorch's sliding-window size: floor((H + 2p - d(k-1) - 1) / s) + 1, or with ceil_mode
+    ceil(...) + 1 less a last window that would start in the padding."""
     span = d * (k - 1) + 1
     if isinstance(size, Sym):
         return (size + 2 * p - span) // s + 1
     room = size + 2 * p - span
-    if room < 0:
-        raise ShapeError(
-            f"{layer} would produce an empty output: the input {axis_name} {size} plus padding "
-            f"{2 * p} is smaller than the window {span}")
     out = (room + (s - 1 if ceil else 0)) // s + 1
     if ceil and (out - 1) * s >= size + p:
         out -= 1
+    if out < 1:
+        raise ShapeError(
+            f"{layer} would produce an empty output: the input {axis_name} {size} plus padding "
+            f"{2 * p} is smaller than the window {span}")
     return out
 
 
@@ -197,8 +198,14 @@ def conv(call: Call) -> Applied:
     else:
         p = ntuple(padding, n, "padding")
         positive(p, "padding", allow_zero=True)
+    mode = a["padding_mode"]
     for i in range(n):
         size = x.shape[2 + i]
+        if mode in ("reflect", "circular") and isinstance(size, int) and (
+                p[i] >= size if mode == "reflect" else p[i] > size):
+            limit = "smaller than" if mode == "reflect" else "at most"
+            raise ShapeError(f"padding_mode=\"{mode}\" needs padding {p[i]} {limit} the input "
+                             f"{names[i]} {size}", explain=[(0, 2 + i)])
         if padding == "same":
             spatial.append(size)
         else:
@@ -302,6 +309,9 @@ def _adaptive(call: Call, kind: str) -> Applied:
     out = []
     for i, v in enumerate(size):
         if v is None:
+            if n == 1:
+                raise ShapeError(f"{call.name} on a 3-dimensional input needs an integer "
+                                 f"output_size")
             out.append(x.shape[2 + i])
         else:
             positive(v, "output_size")
