@@ -680,7 +680,14 @@ class Checker:
             raise SourceError(f"unknown layer {stage.label!r}; torch classes are written "
                               f"nn.Name", stage.pos)
         else:
-            value = self.eval_Name(n.Name(stage.pos, callee[0]), frame)
+            name = callee[0]
+            if name not in frame.env and name not in LAYERS and name not in self.definitions:
+                options = [k for k, v in frame.env.items() if frame.kinds.get(k) == "layer"]
+                options += list(LAYERS) + [k for k, d in self.definitions.items()
+                                           if d.kind == "block"]
+                raise SourceError(f"unknown layer or block {name!r}", stage.pos,
+                                  fix=did_you_mean(name, options))
+            value = self.eval_Name(n.Name(stage.pos, name), frame)
         if isinstance(value, Poison):
             return POISON
         if stage.called:
@@ -813,9 +820,11 @@ class Checker:
                    and not p.star]
         if missing:
             listed = " and ".join(missing) if len(missing) < 3 else ", ".join(missing)
+            shown = ", ".join(p.name if p.default is REQUIRED else f"{p.name}={p.default!r}"
+                              for p in sig[:5] if not p.star)
+            more = ", ..." if len(sig) > 5 else ""
             raise SourceError(f"{what} needs {listed}", pos,
-                              fix=f"e.g. {what}({', '.join(missing)}=...)" if len(missing) == 1
-                              else None)
+                              notes=[f"signature: {what}({shown}{more})"])
         for p in sig:
             if p.name not in bound:
                 if p.star:
@@ -929,9 +938,11 @@ class Checker:
                     if first.inferred.get(key) != value:
                         raise SourceError(
                             f"{lv.binding} shares its weights, so every input must fit them: "
-                            f"{key} was {dim_str(first.inferred[key])} at "
-                            f"{first.pos.short if first.pos else '?'}, here it is "
-                            f"{dim_str(value)}", lv.pos)
+                            f"{key} was {dim_str(first.inferred[key])} at its first use "
+                            f"({first.pos.short if first.pos else '?'}), here it is "
+                            f"{dim_str(value)}", getattr(site, "pos", None) or lv.pos,
+                            notes=[f"input: {inputs[0].tt}"] + explain(
+                                inputs[0].whys[-1] if inputs[0].whys else None))
                 params = 0
         is_module = spec.module
         name = self.attr_name(frame, site, lv, index) if is_module else None
@@ -946,7 +957,7 @@ class Checker:
         if lv.shared and lv.instance is not None:
             node.meta["shared_with"] = lv.instance.node
         if lv.shared and lv.instance is None:
-            lv.instance = Instance(dict(applied.inferred), node, lv.pos)
+            lv.instance = Instance(dict(applied.inferred), node, getattr(site, "pos", lv.pos))
         outputs = self.wrap_outputs(applied, inputs, node, lv)
         frame.record(lv.site, SiteRecord("layer", lv, node, dict(applied.inferred), applied.cls,
                                 index=index))

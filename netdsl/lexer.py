@@ -98,11 +98,12 @@ class Layout(PostLex):
             levels.append(indent)
             yield here
             return
+        if indent not in levels:
+            line = nl.end_line or nl.line or 1
+            options = " or ".join(str(level) for level in reversed(levels))
+            raise SourceError("this line's indentation matches no enclosing block",
+                              Pos(self.file, line, indent + 1, line, indent + 2),
+                              fix=f"indent it by {options} spaces")
         while indent < levels[-1]:
             levels.pop()
             yield Token.new_borrow_pos("_DEDENT", last_line, here)
-        if indent != levels[-1]:
-            line = nl.end_line or nl.line or 1
-            raise SourceError("this line's indentation matches no enclosing block",
-                              Pos(self.file, line, indent + 1, line, indent + 2),
-                              fix=f"indent it by {levels[-1]} spaces like the lines above")

@@ -89,7 +89,11 @@ def parse(text: str, file: str = "<string>") -> n.Module:
         tree = parser.parse(text)
     except UnexpectedInput as err:
         raise _syntax_error(err, file, parser, layout) from None
-    return ToNodes(file).transform(tree)
+    builder = ToNodes(file)
+    module = builder.transform(tree)
+    if builder.problems:  # facts the tree-builder noted; raised here, outside Lark's visitor
+        raise builder.problems[0]
+    return module
 
 
 # ---------------------------------------------------------------- syntax errors
@@ -115,6 +119,12 @@ def _syntax_error(err: UnexpectedInput, file: str, parser: Lark, layout: Layout)
         tok = err.token
         if tok.type != "$END":
             pos = token_pos(file, tok)
+        opened = [b for b in layout.open_brackets if b.line < (tok.line or 0)]
+        if opened:  # the statement ran on past the end of its line: a bracket was left open
+            opener = opened[-1]
+            closer = ")" if opener.value == "(" else "]"
+            return SourceError(f"unclosed {opener.value!r}", token_pos(file, opener),
+                               fix=f"add the matching {closer!r}")
         label = _known_mistake(err, parser)
         if label:
             return SourceError(label, pos)
@@ -122,7 +132,8 @@ def _syntax_error(err: UnexpectedInput, file: str, parser: Lark, layout: Layout)
             return SourceError("unexpected indentation", pos,
                                fix="indent only the body of a block, network, if, elif or else")
         if tok.type == "COMP_OP" and tok.value == ">" and _previous_is_equal(err):
-            return SourceError("'=>' is not an arrow", pos, fix="write '->'")
+            arrow = Pos(file, pos.line, pos.column - 1, pos.line, pos.column + 1)
+            return SourceError("'=>' is not an arrow", arrow, fix="write '->'")
         if "_INDENT" in err.expected and tok.type != "_INDENT":
             return SourceError("expected an indented body on the next line", pos)
         expected = sorted({TERMINAL_WORDS.get(t, repr(t)) for t in err.expected})
@@ -169,20 +180,19 @@ def _join(file: str, first: Pos, last: Pos) -> Pos:
     return Pos(file, first.line, first.column, last.end_line, last.end_column)
 
 
-def _int(tok: Token, file: str) -> int:
-    text = tok.value.replace("_", "")
-    if len(text) > 40:
-        raise SourceError("integer literal too large", token_pos(file, tok))
-    return int(text)
-
-
 @v_args(meta=True)
 class ToNodes(Transformer_NonRecursive):
-    """Builds nodes bottom-up; carries no semantics (see module docstring)."""
+    """Builds nodes bottom-up; carries no semantics (see module docstring). It raises
+    nothing: Lark would wrap the exception in VisitError. Problems are noted in
+    `problems` and raised by `parse`."""
 
     def __init__(self, file: str) -> None:
         super().__init__()
         self.file = file
+        self.problems: list[SourceError] = []
+
+    def problem(self, message: str, pos: Pos) -> None:
+        self.problems.append(SourceError(message, pos))
 
     def _pos(self, meta: Any) -> Pos:
         return _span(self.file, meta)
@@ -286,8 +296,9 @@ class ToNodes(Transformer_NonRecursive):
             first_kw = items.index(kwargs[0])
             for late in items[first_kw:]:
                 if isinstance(late, n.Expr):
-                    raise SourceError("a positional argument cannot follow a keyword argument",
-                                      late.pos)
+                    self.problem("a positional argument cannot follow a keyword argument",
+                                 late.pos)
+                    break
         return args, kwargs
 
     def kwarg(self, meta: Any, items: list[Any]) -> n.Keyword:
@@ -296,8 +307,8 @@ class ToNodes(Transformer_NonRecursive):
     def repeat(self, meta: Any, items: list[Any]) -> n.Expr:
         op, count = items
         if op.value != "*":
-            raise SourceError(f"{op.value!r} cannot follow a pipeline stage; `* n` repeats it",
-                              token_pos(self.file, op))
+            self.problem(f"{op.value!r} cannot follow a pipeline stage; `* n` repeats it",
+                         token_pos(self.file, op))
         return count
 
     def alias(self, meta: Any, items: list[Token]) -> tuple[str, Pos]:
@@ -365,17 +376,27 @@ class ToNodes(Transformer_NonRecursive):
         return n.Name(token_pos(self.file, items[0]), items[0].value)
 
     def int(self, meta: Any, items: list[Token]) -> n.Number:
-        return n.Number(token_pos(self.file, items[0]), _int(items[0], self.file))
+        tok = items[0]
+        text = tok.value.replace("_", "")
+        if len(text) > 40:  # beyond any size; also keeps int() off Python's digit limit
+            self.problem("integer literal too large", token_pos(self.file, tok))
+            return n.Number(token_pos(self.file, tok), 0)
+        return n.Number(token_pos(self.file, tok), int(text))
 
     def float(self, meta: Any, items: list[Token]) -> n.Number:
-        return n.Number(token_pos(self.file, items[0]), float(items[0].value.replace("_", "")))
+        value = float(items[0].value.replace("_", ""))
+        if value != value or value in (float("inf"), float("-inf")):
+            self.problem("number too large", token_pos(self.file, items[0]))
+            value = 0.0
+        return n.Number(token_pos(self.file, items[0]), value)
 
     def string(self, meta: Any, items: list[Token]) -> n.String:
         tok = items[0]
         try:
             value = ast.literal_eval(tok.value)
         except (ValueError, SyntaxError):
-            raise SourceError("invalid escape in string", token_pos(self.file, tok)) from None
+            self.problem("invalid escape in string", token_pos(self.file, tok))
+            value = ""
         return n.String(token_pos(self.file, tok), value)
 
     def true(self, meta: Any, items: list[Any]) -> n.Constant:

@@ -125,7 +125,7 @@ def positive(value: Any, name: str, allow_zero: bool = False) -> None:
 
 
 def window_out(size: Dim, k: int, s: int, p: int, d: int, ceil: bool, axis_name: str,
-               layer: str) -> Dim:
+               layer: str, axis: int = -1) -> Dim:
     """PyTorch's sliding-window size: floor((H + 2p - d(k-1) - 1) / s) + 1, or with ceil_mode
     ceil(...) + 1 less a last window that would start in the padding."""
     span = d * (k - 1) + 1
@@ -138,7 +138,7 @@ def window_out(size: Dim, k: int, s: int, p: int, d: int, ceil: bool, axis_name:
     if out < 1:
         raise ShapeError(
             f"{layer} would produce an empty output: the input {axis_name} {size} plus padding "
-            f"{2 * p} is smaller than the window {span}")
+            f"{2 * p} is smaller than the window {span}", explain=[(0, axis)] if axis >= 0 else [])
     return out
 
 
@@ -209,7 +209,8 @@ def conv(call: Call) -> Applied:
         if padding == "same":
             spatial.append(size)
         else:
-            spatial.append(window_out(size, k[i], s[i], p[i], d[i], False, names[i], call.name))
+            spatial.append(window_out(size, k[i], s[i], p[i], d[i], False, names[i], call.name,
+                                      2 + i))
     weight = out_ch * (in_ch // groups) * math.prod(k)
     params = weight + (out_ch if a["bias"] else 0)
     return Applied(TT((x.shape[0], out_ch, *spatial), x.dtype), f"Conv{n}d",
@@ -278,7 +279,8 @@ def _pool(call: Call, kind: str) -> Applied:
     warnings = []
     for i in range(n):
         size = x.shape[2 + i]
-        out = window_out(size, k[i], s[i], p[i], d[i], a["ceil_mode"], names[i], call.name)
+        out = window_out(size, k[i], s[i], p[i], d[i], a["ceil_mode"], names[i], call.name,
+                         2 + i)
         spatial.append(out)
         if isinstance(size, int) and not a["ceil_mode"]:
             lost = (size + 2 * p[i] - d[i] * (k[i] - 1) - 1) % s[i]

@@ -51,9 +51,9 @@ def explain(why: Why | None, limit: int = 8) -> list[str]:
             lines.append(f"{dim_str(w.value)} comes from {w.text} on {ons}")
         else:
             lines.append(f"{dim_str(w.value)} comes from {w.text}")
-        distinct: dict[str, Why] = {}
+        distinct: dict[tuple[str, str], Why] = {}  # 7 x 7 needs one explanation of 7
         for p in parents:
-            distinct.setdefault(dim_str(p.value), p)
+            distinct.setdefault((dim_str(p.value), p.text), p)
         stack.extend(reversed(list(distinct.values())))
     return lines
 
