@@ -7,7 +7,6 @@ standard error as located diagnostics, never as a traceback.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -32,6 +31,21 @@ class Exit(IntEnum):
     OK = 0
     SOURCE = 1  # the source has errors (printed to standard error)
     USAGE = 2  # a wrong command line (click's own usage errors use 2 as well)
+    INTERNAL = 3  # a bug in netdsl: reported in one line, never as a traceback
+
+
+class Command(click.Group):
+    """Turns an unexpected exception into one line and Exit.INTERNAL."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            click.echo(f"netdsl: internal error ({type(exc).__name__}: {exc}); this is a bug "
+                       f"in netdsl, please report it with the input that caused it", err=True)
+            sys.exit(int(Exit.INTERNAL))
 
 
 def fail(code: Exit, message: str) -> NoReturn:
@@ -87,7 +101,7 @@ def write_atomically(target: Path, data: str | bytes) -> None:
         fail(Exit.USAGE, f"netdsl: cannot write {target}: {exc.strerror or exc}")
 
 
-@click.group(invoke_without_command=True, epilog=EXAMPLES,
+@click.group(cls=Command, invoke_without_command=True, epilog=EXAMPLES,
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="netdsl", message="netdsl %(version)s")
 @click.pass_context
@@ -106,7 +120,7 @@ def main(ctx: click.Context) -> None:
 def check(file: str, inputs: tuple[str, ...], as_json: bool) -> None:
     """Parse and check FILE; print each network's layers, shapes and parameters."""
     import netdsl
-    from netdsl.report import table, to_json
+    from netdsl.report import dumps, table, to_json
 
     if not as_json:
         program = load(file, inputs)
@@ -125,9 +139,9 @@ def check(file: str, inputs: tuple[str, ...], as_json: bool) -> None:
     try:
         program = netdsl.check_file(file, overrides)
     except netdsl.NetDSLError as error:
-        click.echo(json.dumps(to_json(file, None, error.diagnostics, error.warnings), indent=1))
+        click.echo(dumps(to_json(file, None, error.diagnostics, error.warnings)))
         sys.exit(int(Exit.SOURCE))
-    click.echo(json.dumps(to_json(file, program, [], program.warnings), indent=1))
+    click.echo(dumps(to_json(file, program, [], program.warnings)))
 
 
 @main.command(epilog="\b\nExample:\n  netdsl compile examples/unet.net -o unet.py")

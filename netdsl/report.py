@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .checker import NetworkResult
@@ -91,6 +92,26 @@ def network_json(net: NetworkResult) -> dict[str, Any]:
         "params": net.params,
         "layers": [layer_json(node) for node in layer_rows(net)],
     }
+
+
+def dumps(value: Any, indent: int = 0) -> str:
+    """JSON with two-space indentation, keeping lists of numbers and names (shapes) on one
+    line."""
+    pad = "  " * indent
+    inner = "  " * (indent + 1)
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = [f"{inner}{json.dumps(k)}: {dumps(v, indent + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, list):
+        if all(not isinstance(v, (dict, list)) for v in value) or all(
+                isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v)
+                for v in value):
+            return json.dumps(value, separators=(", ", ": "))
+        items = [f"{inner}{dumps(v, indent + 1)}" for v in value]
+        return "[\n" + ",\n".join(items) + f"\n{pad}]"
+    return json.dumps(value)
 
 
 def to_json(file: str, program: Program | None, errors: list[Diagnostic],
