@@ -151,10 +151,11 @@ def wrap(prefix: str, text: str) -> list[str]:
     line = prefix + text
     if len(line) <= LINE_LENGTH or "#" in text:
         return [line]
-    if text.endswith(","):
-        lines = wrap(prefix, text[:-1])
-        lines[-1] += ","
-        return lines
+    for suffix in (",", ":"):
+        if text.endswith(suffix):
+            lines = wrap(prefix, text[:-1])
+            lines[-1] += suffix
+            return lines
     split = _outer_call(text)
     if split is None:
         return [line]
