@@ -276,18 +276,22 @@ def _pool(call: Call, kind: str) -> Applied:
         if p[i] * 2 > limit:
             raise ShapeError(f"padding {p[i]} must be at most half of the kernel size {limit}")
     spatial: list[Dim] = []
-    warnings = []
+    dropped = []
+    words = {1: ["positions"], 2: ["rows", "columns"], 3: ["slices", "rows", "columns"]}[n]
     for i in range(n):
         size = x.shape[2 + i]
         out = window_out(size, k[i], s[i], p[i], d[i], a["ceil_mode"], names[i], call.name,
                          2 + i)
         spatial.append(out)
         if isinstance(size, int) and not a["ceil_mode"]:
-            lost = (size + 2 * p[i] - d[i] * (k[i] - 1) - 1) % s[i]
-            if lost:
-                warnings.append(f"{call.name} drops the last {lost} of {size} "
-                                f"{'rows' if names[i] == 'height' else names[i] + ' positions'}"
-                                f" (the window does not fit evenly); ceil_mode=true keeps them")
+            # what the last window does not reach, less the padding on that side
+            lost = (size + 2 * p[i] - d[i] * (k[i] - 1) - 1) % s[i] - p[i]
+            if lost > 0:
+                dropped.append(f"the last {lost} of {size} {words[i]}")
+    warnings = []
+    if dropped:
+        warnings.append(f"{call.name} drops {' and '.join(dropped)} (the window does not fit "
+                        f"evenly); ceil_mode=true keeps them")
     return Applied(TT((*x.shape[:2], *spatial), x.dtype), f"{kind}Pool{n}d", warnings=warnings)
 
 

@@ -181,10 +181,16 @@ def test_empty_files(text: str) -> None:
     assert "defines no network or block" in info.value.diagnostics[0].message
 
 
+def test_no_warning_when_only_padding_is_dropped() -> None:
+    program = netdsl.check_source("network N(x: [B, 3, 112, 112]):\n"
+                                  "    x -> maxpool(3, stride=2, padding=1)\n", "t.net")
+    assert program.warnings == []
+
+
 def test_warnings_for_dropped_rows_and_unused_values() -> None:
     program = netdsl.check_source("network N(x: [B, 3, 7, 7]):\n    y = x -> relu\n"
                                   "    x -> maxpool(2)\n", "t.net")
     messages = [(w.line, w.message) for w in program.warnings]
-    assert (3, "maxpool drops the last 1 of 7 rows (the window does not fit evenly); "
-               "ceil_mode=true keeps them") in messages
+    assert (3, "maxpool drops the last 1 of 7 rows and the last 1 of 7 columns (the window "
+               "does not fit evenly); ceil_mode=true keeps them") in messages
     assert (2, "'y' is computed but never used") in messages

@@ -411,6 +411,10 @@ def resnet50():
     return ResNet(Bottleneck, [3, 4, 6, 3])
 
 
+def resnet152():
+    return ResNet(Bottleneck, [3, 8, 36, 3])
+
+
 class ConvBNReLU(nn.Sequential):
     def __init__(self, in_planes, out_planes, kernel_size=3, stride=1, groups=1):
         padding = (kernel_size - 1) // 2
@@ -536,6 +540,7 @@ REFERENCES = {
     "vgg16.net": {"VGG16": VGG16},
     "resnet18.net": {"ResNet18": resnet18},
     "resnet50.net": {"ResNet50": resnet50},
+    "resnet152.net": {"ResNet152": resnet152},
     "mobilenet_v2.net": {"MobileNetV2": MobileNetV2},
     "googlenet.net": {"GoogLeNet": GoogLeNet},
 }

@@ -218,10 +218,10 @@ def emit_node(graph: Any, node: Node, name: str, count: int) -> None:
         return
     if node.kind == "block":
         params = node.meta.get("run_params", 0) if count > 1 else node.meta.get("params", 0)
-        name = node.name or node.op
-        if count > 1 and name.rsplit(".", 1)[-1].isdigit():
-            name = name.rsplit(".", 1)[0]  # the nn.Sequential that holds the run
-        title = f"{name} × {count}" if count > 1 else name
+        shown = node.name or node.op
+        if count > 1 and shown.rsplit(".", 1)[-1].isdigit():
+            shown = shown.rsplit(".", 1)[0]  # the nn.Sequential that holds the run
+        title = f"{shown} × {count}" if count > 1 else shown
         graph.node(name, label=html_label(title, node.label, params), shape="box3d",
                    style="filled", fillcolor="#e0ecf4")
         return
