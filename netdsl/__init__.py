@@ -15,8 +15,17 @@ from typing import Any
 from .errors import Diagnostic, NetDSLError, Pos
 from .program import Program, check
 
-__all__ = ["check_file", "check_source", "to_pytorch", "to_dot", "build", "NetDSLError",
-           "Diagnostic", "Pos", "Program"]
+__all__ = [
+    "Diagnostic",
+    "NetDSLError",
+    "Pos",
+    "Program",
+    "build",
+    "check_file",
+    "check_source",
+    "to_dot",
+    "to_pytorch",
+]
 __version__ = "0.1.0"
 
 

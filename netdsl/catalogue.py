@@ -131,10 +131,10 @@ ENTRIES: list[LayerSpec] = [
                                              "max_norm=None, norm_type=2.0, "
                                              "scale_grad_by_freq=False, sparse=False"),
               classes=("Embedding",), prefix="embedding"),
-    LayerSpec("rnn", s.recurrent("RNN"), _sig(f"input_size, hidden_size, num_layers=1, "
-                                              f"nonlinearity='tanh', bias=True, "
-                                              f"batch_first=False, dropout=0.0, "
-                                              f"bidirectional=False"),
+    LayerSpec("rnn", s.recurrent("RNN"), _sig("input_size, hidden_size, num_layers=1, "
+                                              "nonlinearity='tanh', bias=True, "
+                                              "batch_first=False, dropout=0.0, "
+                                              "bidirectional=False"),
               ("input_size",), ("RNN",), "rnn", max_inputs=2, primary=True),
     LayerSpec("lstm", s.recurrent("LSTM"), _sig(f"input_size, hidden_size, {RNN_TAIL}, "
                                                 f"proj_size=0"),

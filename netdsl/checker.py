@@ -24,8 +24,21 @@ from .dims import Dim, Ref, SInt, Sym, dim_str, expr_of, refs, shape_str
 from .errors import Diagnostic, Pos, SourceError
 from .render import render_call, torch_text
 from .values import (
-    POISON, BlockFactory, BlockValue, Instance, LayerFactory, LayerValue, Node, Poison,
-    PrimaryTuple, Repeated, Tensor, TorchFactory, Why, describe, explain,
+    POISON,
+    BlockFactory,
+    BlockValue,
+    Instance,
+    LayerFactory,
+    LayerValue,
+    Node,
+    Poison,
+    PrimaryTuple,
+    Repeated,
+    Tensor,
+    TorchFactory,
+    Why,
+    describe,
+    explain,
 )
 
 MAX_BLOCK_DEPTH = 64
@@ -45,7 +58,7 @@ class SiteRecord:
     node: Node
     inferred: dict[str, Any] = field(default_factory=dict)  # sizes in the frame's scope
     cls: str = ""
-    frame: "Frame | None" = None  # the block's own frame
+    frame: Frame | None = None  # the block's own frame
     index: int = -1  # position in a `* n` repetition, -1 when not repeated
 
 
@@ -56,7 +69,7 @@ class Frame:
     definition: n.Definition
     prefix: str = ""
     scope: tuple[Node, ...] = ()
-    caller: "Frame | None" = None
+    caller: Frame | None = None
     call_pos: Pos | None = None
     speculative: bool = False
     env: dict[str, Any] = field(default_factory=dict)
@@ -146,7 +159,7 @@ def snake(name: str) -> str:
 
 
 def validate_name(name: str, pos: Pos, what: str) -> None:
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name) and name in ("match", "case"):
+    if keyword.iskeyword(name) or (keyword.issoftkeyword(name) and name in ("match", "case")):
         if keyword.iskeyword(name):
             raise SourceError(f"{name!r} is a Python keyword and cannot name {what}", pos,
                               fix=f"rename it, e.g. {name}_")
@@ -1485,5 +1498,15 @@ def referenced_dims(value: Any) -> list[Ref]:
     return refs(value.expr) if isinstance(value, SInt) else []
 
 
-__all__ = ["Checker", "Frame", "SiteRecord", "NetworkResult", "snake", "validate_name",
-           "walk_statements", "walk_sites", "LayerSpec", "render_call"]
+__all__ = [
+    "Checker",
+    "Frame",
+    "LayerSpec",
+    "NetworkResult",
+    "SiteRecord",
+    "render_call",
+    "snake",
+    "validate_name",
+    "walk_sites",
+    "walk_statements",
+]

@@ -42,7 +42,7 @@ class Command(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
-        except Exception as exc:  # noqa: BLE001 - the last line of defence
+        except Exception as exc:
             click.echo(f"netdsl: internal error ({type(exc).__name__}: {exc}); this is a bug "
                        f"in netdsl, please report it with the input that caused it", err=True)
             sys.exit(int(Exit.INTERNAL))
@@ -95,6 +95,9 @@ def write_atomically(target: Path, data: str | bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would surprise anyone sharing the file
         os.replace(tmp, target)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -149,7 +152,7 @@ def check(file: str, inputs: tuple[str, ...], as_json: bool) -> None:
 @click.option("-o", "--output", metavar="OUT.py",
               help="Where to write the module ('-' for standard output). "
                    "Default: FILE with .py.")
-def compile(file: str, output: str | None) -> None:  # noqa: A001 - the command's name
+def compile(file: str, output: str | None) -> None:
     """Compile FILE to a PyTorch module (writes nothing when there is an error)."""
     import netdsl
 

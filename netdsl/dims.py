@@ -34,8 +34,8 @@ class Ref:
 @dataclass(frozen=True, slots=True)
 class Op:
     op: str  # + - * // %
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     size: int
 
 
@@ -86,7 +86,7 @@ def refs(e: Expr) -> list[Ref]:
     return out
 
 
-def substitute(e: Expr, mapping: "dict[Ref, int]") -> "int":
+def substitute(e: Expr, mapping: dict[Ref, int]) -> int:
     """Rewrite an expression with each Ref replaced by a value (int or SInt) of another scope."""
     if isinstance(e, Ref):
         return mapping[e] if e in mapping else SInt(0, e)  # unmapped refs keep their name
@@ -109,7 +109,7 @@ class SInt(int):
 
     expr: Expr
 
-    def __new__(cls, value: int, expr: Expr) -> "SInt":
+    def __new__(cls, value: int, expr: Expr) -> SInt:
         obj = super().__new__(cls, value)
         obj.expr = expr
         return obj
@@ -123,7 +123,7 @@ class SInt(int):
     def __format__(self, spec: str) -> str:
         return int.__format__(int(self), spec)
 
-    def _combine(self, other: object, op: str, swapped: bool = False) -> "int":
+    def _combine(self, other: object, op: str, swapped: bool = False) -> int:
         if isinstance(other, bool) or not isinstance(other, int):
             return NotImplemented  # type: ignore[return-value]
         a, b = (other, self) if swapped else (self, other)
@@ -133,16 +133,16 @@ class SInt(int):
             return value if isinstance(expr, int) else SInt(value, _opaque(expr))
         return SInt(value, expr)
 
-    def __add__(self, o: object) -> int: return self._combine(o, "+")  # noqa: E704
-    def __radd__(self, o: object) -> int: return self._combine(o, "+", True)  # noqa: E704
-    def __sub__(self, o: object) -> int: return self._combine(o, "-")  # noqa: E704
-    def __rsub__(self, o: object) -> int: return self._combine(o, "-", True)  # noqa: E704
-    def __mul__(self, o: object) -> int: return self._combine(o, "*")  # noqa: E704
-    def __rmul__(self, o: object) -> int: return self._combine(o, "*", True)  # noqa: E704
-    def __floordiv__(self, o: object) -> int: return self._combine(o, "//")  # noqa: E704
-    def __rfloordiv__(self, o: object) -> int: return self._combine(o, "//", True)  # noqa: E704
-    def __mod__(self, o: object) -> int: return self._combine(o, "%")  # noqa: E704
-    def __rmod__(self, o: object) -> int: return self._combine(o, "%", True)  # noqa: E704
+    def __add__(self, o: object) -> int: return self._combine(o, "+")
+    def __radd__(self, o: object) -> int: return self._combine(o, "+", True)
+    def __sub__(self, o: object) -> int: return self._combine(o, "-")
+    def __rsub__(self, o: object) -> int: return self._combine(o, "-", True)
+    def __mul__(self, o: object) -> int: return self._combine(o, "*")
+    def __rmul__(self, o: object) -> int: return self._combine(o, "*", True)
+    def __floordiv__(self, o: object) -> int: return self._combine(o, "//")
+    def __rfloordiv__(self, o: object) -> int: return self._combine(o, "//", True)
+    def __mod__(self, o: object) -> int: return self._combine(o, "%")
+    def __rmod__(self, o: object) -> int: return self._combine(o, "%", True)
 
     def __neg__(self) -> int:
         return self._combine(-1, "*", True)
@@ -192,7 +192,7 @@ class Sym:
         self.text = text
 
     @staticmethod
-    def named(name: str) -> "Sym":
+    def named(name: str) -> Sym:
         return Sym((name,))
 
     def __str__(self) -> str:
@@ -212,11 +212,11 @@ class Sym:
     def __hash__(self) -> int:
         return hash(self._key())
 
-    def _opaque(self, op: str, other: object, swapped: bool = False) -> "Sym":
+    def _opaque(self, op: str, other: object, swapped: bool = False) -> Sym:
         a, b = (other, self) if swapped else (self, other)
         return Sym((), 1, f"({a} {op} {b})")
 
-    def __mul__(self, other: object) -> "Sym":
+    def __mul__(self, other: object) -> Sym:
         if isinstance(other, Sym):
             if self.text is None and other.text is None:
                 return Sym(tuple(sorted(self.names + other.names)), self.coeff * other.coeff)
@@ -229,7 +229,7 @@ class Sym:
 
     __rmul__ = __mul__
 
-    def __floordiv__(self, other: object) -> "Sym":
+    def __floordiv__(self, other: object) -> Sym:
         if isinstance(other, int) and not isinstance(other, bool) and other != 0:
             if self.text is None and self.coeff % int(other) == 0:
                 return Sym(self.names, self.coeff // int(other))
@@ -244,31 +244,31 @@ class Sym:
                 return Sym(tuple(names), self.coeff // other.coeff)
         return self._opaque("//", other)
 
-    def __rfloordiv__(self, other: object) -> "Sym":
+    def __rfloordiv__(self, other: object) -> Sym:
         return self._opaque("//", other, True)
 
-    def __add__(self, other: object) -> "Sym":
+    def __add__(self, other: object) -> Sym:
         if isinstance(other, int) and not isinstance(other, bool) and other == 0:
             return self
         return self._opaque("+", other)
 
-    def __radd__(self, other: object) -> "Sym":
+    def __radd__(self, other: object) -> Sym:
         if isinstance(other, int) and not isinstance(other, bool) and other == 0:
             return self
         return self._opaque("+", other, True)
 
-    def __sub__(self, other: object) -> "Sym":
+    def __sub__(self, other: object) -> Sym:
         if isinstance(other, int) and not isinstance(other, bool) and other == 0:
             return self
         return self._opaque("-", other)
 
-    def __rsub__(self, other: object) -> "Sym":
+    def __rsub__(self, other: object) -> Sym:
         return self._opaque("-", other, True)
 
-    def __mod__(self, other: object) -> "Sym":
+    def __mod__(self, other: object) -> Sym:
         return self._opaque("%", other)
 
-    def __rmod__(self, other: object) -> "Sym":
+    def __rmod__(self, other: object) -> Sym:
         return self._opaque("%", other, True)
 
 
@@ -287,7 +287,7 @@ def shape_json(shape: tuple[Dim, ...] | list[Dim]) -> list[int | str]:
     return [int(d) if isinstance(d, int) else str(d) for d in shape]
 
 
-def product(dims: "list[Dim] | tuple[Dim, ...]") -> Dim:
+def product(dims: list[Dim] | tuple[Dim, ...]) -> Dim:
     result: Dim = 1
     for d in dims:
         result = result * d if isinstance(result, Sym) or not isinstance(d, Sym) else d * result

@@ -42,14 +42,16 @@ KNOWN_MISTAKES: dict[str, list[str]] = {
         "network N(x: [B, 1])\n", "block B(x)\n", "block B(c)(x)\n", "network N(x: [B])\n    x\n",
     ],
     "missing ',' between arguments": [
-        "network N(x: [B, 1]):\n    x -> conv(16 3)\n", "network N(x: [B, 1]):\n    x -> f(a=1 b)\n",
+        "network N(x: [B, 1]):\n    x -> conv(16 3)\n",
+        "network N(x: [B, 1]):\n    x -> f(a=1 b)\n",
     ],
     "`->` binds loosest, so a pipeline stage cannot be followed by an operator; "
     "put the pipeline in parentheses: `(x -> f) + y`": [
         "network N(x: [B, 1]):\n    x -> relu + x\n", "network N(x: [B, 1]):\n    x -> relu - x\n",
         "network N(x: [B, 1]):\n    x -> relu @ x\n",
     ],
-    "a pipeline stage is a layer, a block or a name; apply tensors with `(a, b) -> f` or `f(a, b)`": [
+    "a pipeline stage is a layer, a block or a name; "
+    "apply tensors with `(a, b) -> f` or `f(a, b)`": [
         "network N(x: [B, 1]):\n    x -> (relu)\n", "network N(x: [B, 1]):\n    x -> 3\n",
     ],
 }

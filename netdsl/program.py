@@ -99,7 +99,8 @@ def _resolve_import(importer: str, path: str) -> Path:
     return (base / path) if not Path(path).is_absolute() else Path(path)
 
 
-def collect_definitions(modules: list[n.Module], errors: list[Diagnostic]) -> dict[str, n.Definition]:
+def collect_definitions(modules: list[n.Module],
+                        errors: list[Diagnostic]) -> dict[str, n.Definition]:
     definitions: dict[str, n.Definition] = {}
     for module in modules:
         for d in module.definitions:

@@ -64,7 +64,7 @@ def constructor_args(spec: LayerSpec, values: dict[str, Any]) -> tuple[list[Any]
 
 
 def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b or (
+    return (type(a) is type(b) and a == b) or (
         isinstance(a, int) and isinstance(b, int) and not isinstance(a, bool)
         and not isinstance(b, bool) and int(a) == int(b))
 

@@ -1129,5 +1129,15 @@ def _split_outputs(x: TT, axis: int, sizes: list[int], cls: str) -> Applied:
     return Applied(tuple(outs), cls)
 
 
-__all__ = ["TT", "ShapeError", "Applied", "Call", "Rule", "DTYPES", "INT_DTYPES", "FLOAT_DTYPES",
-           "broadcast", "matmul"]
+__all__ = [
+    "DTYPES",
+    "FLOAT_DTYPES",
+    "INT_DTYPES",
+    "TT",
+    "Applied",
+    "Call",
+    "Rule",
+    "ShapeError",
+    "broadcast",
+    "matmul",
+]

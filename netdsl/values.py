@@ -25,7 +25,7 @@ class Why:
 
     value: Dim
     text: str  # "maxpool(2) at 8:40" or "the declared size of x at 1:23"
-    parents: tuple["Why | None", ...] = ()
+    parents: tuple[Why | None, ...] = ()
     kind: str = "layer"  # 'layer', 'flatten', 'input', 'arg'
 
 
@@ -70,10 +70,10 @@ class Node:
     label: str  # as the source wrote it: 'conv(32, 5, padding=2)'
     torch: str  # 'nn.Conv2d(3, 32, 5, padding=2)' or 'torch.cat(dim=1)'
     pos: Pos | None
-    inputs: list["Tensor"]
+    inputs: list[Tensor]
     outputs: list[TT]
     params: int = 0  # counted once even when the layer is applied again (shared)
-    scope: tuple["Node", ...] = ()  # enclosing block nodes, outermost first
+    scope: tuple[Node, ...] = ()  # enclosing block nodes, outermost first
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -96,9 +96,9 @@ class PrimaryTuple(tuple):  # type: ignore[type-arg]
 class Poison:
     """The value of something that already failed: absorbs every use without new errors."""
 
-    _instance: "Poison | None" = None
+    _instance: Poison | None = None
 
-    def __new__(cls) -> "Poison":
+    def __new__(cls) -> Poison:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance

@@ -117,6 +117,14 @@ def test_compile_writes_beside_the_source(tmp_path: Path) -> None:
     assert "nn.Linear(1024, 64)" in text
 
 
+def test_written_files_get_ordinary_permissions(tmp_path: Path) -> None:
+    target = tmp_path / "m.py"
+    assert run("compile", CIFAR, "-o", str(target)).exit_code == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_compile_to_stdout() -> None:
     result = run("compile", CIFAR, "-o", "-")
     assert result.exit_code == 0

@@ -387,7 +387,7 @@ class ResNet(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         stages = []
-        for i, (planes, count) in enumerate(zip([64, 128, 256, 512], layers)):
+        for i, (planes, count) in enumerate(zip([64, 128, 256, 512], layers, strict=True)):
             blocks = []
             for j in range(count):
                 blocks.append(block(self.inplanes, planes, 2 if (i > 0 and j == 0) else 1))
@@ -427,7 +427,7 @@ class ConvBNReLU(nn.Sequential):
 class InvertedResidual(nn.Module):
     def __init__(self, inp, oup, stride, expand_ratio):
         super().__init__()
-        hidden_dim = int(round(inp * expand_ratio))
+        hidden_dim = round(inp * expand_ratio)
         self.use_res_connect = stride == 1 and inp == oup
         layers: list[nn.Module] = []
         if expand_ratio != 1:

@@ -85,7 +85,7 @@ def load_class(program: Program, name: str) -> type:
                                  generated.source.splitlines(True), filename)
     module = types.ModuleType(f"netdsl_generated_{digest}")
     module.__file__ = filename
-    exec(compile(generated.source, filename, "exec"), module.__dict__)  # noqa: S102
+    exec(compile(generated.source, filename, "exec"), module.__dict__)
     try:
         cls = module.__dict__[name]
     except KeyError:
@@ -229,7 +229,8 @@ class ClassGen:
         params += [self.hyper_names[p.name] for p in required]
         for p in optional:
             literal = self.literal_default(p.default)
-            params.append(f"{self.hyper_names[p.name]}={literal if literal is not None else 'None'}")
+            default = literal if literal is not None else "None"
+            params.append(f"{self.hyper_names[p.name]}={default}")
         return params
 
     def literal_default(self, e: n.Expr | None) -> str | None:
@@ -947,5 +948,13 @@ def _flat(value: Any) -> list[Any]:
     return flat_tensors(value)
 
 
-__all__ = ["generate", "generate_with_map", "load_class", "Generated", "split_args",
-           "LAYERS", "TORCH_CLASSES", "snake"]
+__all__ = [
+    "LAYERS",
+    "TORCH_CLASSES",
+    "Generated",
+    "generate",
+    "generate_with_map",
+    "load_class",
+    "snake",
+    "split_args",
+]

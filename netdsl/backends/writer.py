@@ -69,7 +69,7 @@ class Writer:
         for line in wrap(prefix, text):
             self.lines.append(line)
 
-    def extend(self, other: "Writer") -> None:
+    def extend(self, other: Writer) -> None:
         offset = len(self.lines)
         for number, pos in other.line_map:
             self.line_map.append((number + offset, pos))
