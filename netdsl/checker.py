@@ -473,8 +473,13 @@ class Checker:
         if name in LAYERS or name in self.definitions:
             what = "layer" if name in LAYERS else "block"
             raise SourceError(f"{name!r} is the name of a {what}; choose another name", pos)
-        if isinstance(value, Tensor):
+        if isinstance(value, Tensor) or (isinstance(value, tuple) and flat_tensors(value)):
             frame.kinds[name] = "tensor"
+            frame.bound[name] = pos
+        elif isinstance(value, Repeated):
+            value.shared = True
+            value.binding = name
+            frame.kinds[name] = "layer"
             frame.bound[name] = pos
         elif isinstance(value, (LayerValue, BlockValue)):
             if value.shared and value.binding != name:
@@ -874,8 +879,12 @@ class Checker:
             del d
         if isinstance(layer, Repeated):
             value: Any = inputs if len(inputs) != 1 else inputs[0]
+            if layer.shared and layer.copies is None:
+                layer.copies = [self.fresh(layer.value, site, frame) for _ in range(layer.count)]
+                for copy in layer.copies:
+                    copy.shared, copy.binding = True, layer.binding
             for i in range(layer.count):
-                item = self.fresh(layer.value, site, frame)
+                item = layer.copies[i] if layer.copies else self.fresh(layer.value, site, frame)
                 args = list(value) if isinstance(value, tuple) and not isinstance(
                     value, PrimaryTuple) else [primary(value)]
                 value = self.apply(item, args, site, frame, index=i)
@@ -905,6 +914,8 @@ class Checker:
                   index: int) -> str:
         if value.shared and value.binding:
             base = value.binding
+            if index >= 0:
+                return f"{frame.prefix}{base}.{index}"
         else:
             base = self.site_names(frame.definition).get(id(value.site)) or "layer"
         if index >= 0:

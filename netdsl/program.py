@@ -7,6 +7,7 @@ NetDSLError, once, with every diagnostic and the source text to quote.
 from __future__ import annotations
 
 import keyword
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,11 +65,11 @@ def load(text: str, filename: str, sources: dict[str, str],
          errors: list[Diagnostic]) -> list[n.Module]:
     """Parse a file and, depth first, the files it imports (each once)."""
     modules: list[n.Module] = []
-    visiting: set[str] = set()
+    visiting: set[str] = set()  # real paths: a file is read once however it is named
 
     def visit(src: str, name: str) -> None:
         sources[name] = src
-        visiting.add(name)
+        visiting.add(os.path.realpath(name))
         try:
             module = parse(src, name)
         except SourceError as err:
@@ -76,8 +77,8 @@ def load(text: str, filename: str, sources: dict[str, str],
             return
         for imp in module.imports:
             target = _resolve_import(name, imp.path)
-            key = str(target)
-            if key in sources or key in visiting:
+            key = os.path.normpath(str(target))
+            if os.path.realpath(key) in visiting:
                 continue
             try:
                 imported = target.read_text(encoding="utf-8")

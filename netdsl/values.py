@@ -179,6 +179,9 @@ class Repeated:
     value: LayerValue | BlockValue | LayerFactory | BlockFactory
     count: int
     pos: Pos
+    shared: bool = False  # bound to a name: every application uses the same copies
+    binding: str | None = None
+    copies: list[Any] | None = None
 
 
 Callable_ = (LayerFactory, TorchFactory, BlockFactory, LayerValue, BlockValue, Repeated)

@@ -365,6 +365,8 @@ class ClassGen:
         target, value = stmt.target, stmt.value
         if isinstance(target, n.Name):
             kind = frame.kinds.get(target.id)
+            if kind == "layer" and isinstance(value, n.BinOp):  # `twice = linear(4) * 2`
+                value = value.left if isinstance(value.left, n.Call) else value.right
             if kind == "layer" and isinstance(value, n.Call):
                 code = self.site_ctor(value, frame)
                 if code is not None:
