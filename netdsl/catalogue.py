@@ -53,10 +53,10 @@ class LayerSpec:
     max_inputs: int = 1
     primary: bool = False  # multi-output; a pipeline passes on the first output
     overrides: dict[str, Any] = field(default_factory=dict)  # netdsl defaults that differ
+    signature: tuple[Param, ...] = field(init=False)  # what a netdsl user writes
 
-    @property
-    def signature(self) -> tuple[Param, ...]:
-        """What a netdsl user writes: PyTorch's signature minus the inferred sizes."""
+    def __post_init__(self) -> None:
+        # PyTorch's signature minus the inferred sizes, with netdsl's own defaults
         out = []
         for p in self.torch_signature:
             if p.name in self.inferred:
@@ -64,7 +64,7 @@ class LayerSpec:
             if p.name in self.overrides:
                 p = Param(p.name, self.overrides[p.name], p.star)
             out.append(p)
-        return tuple(out)
+        object.__setattr__(self, "signature", tuple(out))
 
     @property
     def multi_input(self) -> bool:

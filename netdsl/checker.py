@@ -209,6 +209,7 @@ class Checker:
         self._next_id = 0
         self.nodes: list[Node] = []
         self.active: list[str] = []
+        self._lines: dict[str, list[str]] = {}
 
     # ------------------------------------------------------------ diagnostics
 
@@ -240,15 +241,17 @@ class Checker:
             frame = frame.caller
 
     def label(self, pos: Pos) -> str:
-        text = self.sources.get(pos.file, "")
-        if not text or pos.end_line != pos.line:
+        """The source text at a one-line span, e.g. 'conv(32, 5, padding=2)'."""
+        if pos.end_line != pos.line:
             return ""
-        lines = text.splitlines()
+        lines = self._lines.get(pos.file)
+        if lines is None:  # split each file once: labels are asked for every layer
+            lines = self._lines[pos.file] = self.sources.get(pos.file, "").splitlines()
         if pos.line > len(lines):
             return ""
         return lines[pos.line - 1][pos.column - 1: pos.end_column - 1]
 
-    def new_node(self, kind: str, op: str, name: str | None, label: str, torch: str,
+    def new_node(self, kind: str, op: str, name: str | None, label: str, torch: Any,
                  pos: Pos | None, inputs: list[Tensor], frame: Frame | None) -> Node:
         self._next_id += 1
         node = Node(self._next_id, kind, op, name, label, torch, pos, inputs, [],
@@ -972,9 +975,8 @@ class Checker:
         name = self.attr_name(frame, site, lv, index) if is_module else None
         values = dict(args)
         values.update(applied.inferred)
-        torch_repr = torch_text(spec, applied.cls, values)
         node = self.new_node("layer" if is_module else "op", spec.name, name, lv.label,
-                             torch_repr, lv.pos, inputs, frame)
+                             (torch_text, spec, applied.cls, values), lv.pos, inputs, frame)
         node.params = params
         node.meta["cls"] = applied.cls
         node.meta["args"] = values
@@ -1061,6 +1063,8 @@ class Checker:
     def output_whys(self, out: s.TT, inputs: list[Tensor], applied: s.Applied, lv: LayerValue,
                     pos_text: str) -> tuple[Why | None, ...]:
         source = inputs[0] if inputs else None
+        if source is not None and applied.parents is None and source.tt.shape == out.shape:
+            return source.whys  # the layer leaves every size alone (activations, norms)
         whys: list[Why | None] = []
         text = f"{lv.label} at {pos_text}"
         for axis, value in enumerate(out.shape):

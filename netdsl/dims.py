@@ -15,7 +15,7 @@ and symbolic dimensions.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import NamedTuple, Union
 
 # ---------------------------------------------------------------- expressions
 
@@ -31,11 +31,15 @@ class Ref:
     kind: str
 
 
-@dataclass(frozen=True, slots=True)
-class Op:
+OPAQUE = Ref("<opaque>", "opaque")  # an expression too long to be worth writing out
+
+
+class Op(NamedTuple):
+    """left op right; a tuple, so that building one is cheap and equal ones compare equal."""
+
     op: str  # + - * // %
-    left: Expr
-    right: Expr
+    left: "Expr"
+    right: "Expr"
     size: int
 
 
@@ -50,13 +54,17 @@ def expr_size(e: Expr) -> int:
 
 def make_op(op: str, left: Expr, right: Expr) -> Expr:
     # light algebra so that generated code reads as written: x + 0, x * 1, x // 1
-    if isinstance(right, int):
-        if (op in ("+", "-") and right == 0) or (op in ("*", "//") and right == 1):
+    if right.__class__ is int:
+        if (right == 0 and (op == "+" or op == "-")) or (right == 1 and (op == "*" or op == "//")):
             return left
-    if isinstance(left, int):
-        if (op == "+" and left == 0) or (op == "*" and left == 1):
+    if left.__class__ is int:
+        if (left == 0 and op == "+") or (left == 1 and op == "*"):
             return right
-    return Op(op, left, right, expr_size(left) + expr_size(right) + 1)
+    size = (left.size if left.__class__ is Op else 1) + (right.size if right.__class__ is Op
+                                                          else 1) + 1
+    if size > MAX_EXPR_SIZE:
+        return OPAQUE
+    return Op(op, left, right, size)
 
 
 def render_expr(e: Expr, parent: int = 0, right_side: bool = False) -> str:
@@ -124,13 +132,24 @@ class SInt(int):
         return int.__format__(int(self), spec)
 
     def _combine(self, other: object, op: str, swapped: bool = False) -> int:
-        if isinstance(other, bool) or not isinstance(other, int):
+        # the hot path of shape checking inside blocks: kept to plain operations
+        cls = other.__class__
+        if cls is SInt:
+            other_expr: Expr = other.expr  # type: ignore[attr-defined]
+        elif cls is int:
+            other_expr = other  # type: ignore[assignment]
+        elif isinstance(other, int) and not isinstance(other, bool):
+            other_expr = int(other)
+        else:
             return NotImplemented  # type: ignore[return-value]
-        a, b = (other, self) if swapped else (self, other)
-        value = _INT_OPS[op](int(a), int(b))
-        expr = make_op(op, expr_of(a), expr_of(b))
-        if isinstance(expr, int) or expr_size(expr) > MAX_EXPR_SIZE:
-            return value if isinstance(expr, int) else SInt(value, _opaque(expr))
+        if swapped:
+            value = _INT_OPS[op](other, self)
+            expr = make_op(op, other_expr, self.expr)
+        else:
+            value = _INT_OPS[op](self, other)
+            expr = make_op(op, self.expr, other_expr)
+        if expr.__class__ is int:
+            return value
         return SInt(value, expr)
 
     def __add__(self, o: object) -> int: return self._combine(o, "+")
@@ -160,18 +179,10 @@ class SInt(int):
         return int.__ne__(self, other)
 
 
-OPAQUE = Ref("<opaque>", "opaque")
-
-
-def _opaque(_: Expr) -> Expr:
-    return OPAQUE
-
-
-_INT_OPS = {
-    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
-    "//": lambda a, b: a // b, "%": lambda a, b: a % b,
-}
-_APPLY = _INT_OPS
+_INT_OPS = {"+": int.__add__, "-": int.__sub__, "*": int.__mul__, "//": int.__floordiv__,
+            "%": int.__mod__}
+_APPLY = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+          "//": lambda a, b: a // b, "%": lambda a, b: a % b}
 
 
 def is_opaque(v: int) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .dims import Dim, Sym, dim_str, product, shape_str
+from .dims import Dim, SInt, Sym, dim_str, make_op, product, shape_str
 
 INT_DTYPES = ("long", "int", "int64", "int32", "int16", "int8", "uint8")
 FLOAT_DTYPES = ("float", "float32", "float64", "double", "half", "float16", "bfloat16")
@@ -131,14 +131,18 @@ def window_out(size: Dim, k: int, s: int, p: int, d: int, ceil: bool, axis_name:
     span = d * (k - 1) + 1
     if isinstance(size, Sym):
         return (size + 2 * p - span) // s + 1
-    room = size + 2 * p - span
+    value = int(size)
+    room = value + 2 * p - span
     out = (room + (s - 1 if ceil else 0)) // s + 1
-    if ceil and (out - 1) * s >= size + p:
+    if ceil and (out - 1) * s >= value + p:
         out -= 1
     if out < 1:
         raise ShapeError(
             f"{layer} would produce an empty output: the input {axis_name} {size} plus padding "
             f"{2 * p} is smaller than the window {span}", explain=[(0, axis)] if axis >= 0 else [])
+    if size.__class__ is SInt and not ceil:  # the formula, for generated code in blocks
+        expr = make_op("+", make_op("//", make_op("+", size.expr, 2 * p - span), s), 1)
+        return out if expr.__class__ is int else SInt(out, expr)
     return out
 
 
@@ -211,8 +215,8 @@ def conv(call: Call) -> Applied:
         else:
             spatial.append(window_out(size, k[i], s[i], p[i], d[i], False, names[i], call.name,
                                       2 + i))
-    weight = out_ch * (in_ch // groups) * math.prod(k)
-    params = weight + (out_ch if a["bias"] else 0)
+    weight = int(out_ch) * (int(in_ch) // groups) * math.prod(k)
+    params = weight + (int(out_ch) if a["bias"] else 0)
     return Applied(TT((x.shape[0], out_ch, *spatial), x.dtype), f"Conv{n}d",
                    {"in_channels": in_ch}, params, parents={1: []})
 
@@ -251,7 +255,8 @@ def conv_transpose(call: Call) -> Applied:
             raise ShapeError(f"{call.name} would produce an empty output ({axis_names(n)[i]} "
                              f"{out}) from input {axis_names(n)[i]} {size}")
         spatial.append(out)
-    params = in_ch * (out_ch // groups) * math.prod(k) + (out_ch if a["bias"] else 0)
+    params = int(in_ch) * (int(out_ch) // groups) * math.prod(k) + (int(out_ch) if a["bias"]
+                                                                      else 0)
     return Applied(TT((x.shape[0], out_ch, *spatial), x.dtype), f"ConvTranspose{n}d",
                    {"in_channels": in_ch}, params, parents={1: []})
 
@@ -285,7 +290,7 @@ def _pool(call: Call, kind: str) -> Applied:
         spatial.append(out)
         if isinstance(size, int) and not a["ceil_mode"]:
             # what the last window does not reach, less the padding on that side
-            lost = (size + 2 * p[i] - d[i] * (k[i] - 1) - 1) % s[i] - p[i]
+            lost = (int(size) + 2 * p[i] - d[i] * (k[i] - 1) - 1) % s[i] - p[i]
             if lost > 0:
                 dropped.append(f"the last {lost} of {size} {words[i]}")
     warnings = []
@@ -341,7 +346,7 @@ def batchnorm(call: Call) -> Applied:
     x, n = rank_dims(call, {2: 1, 3: 1, 4: 2, 5: 3}, "[N, C, *spatial]")
     c = need_int(x.shape[1], "num_features", " (dimension 1)")
     check_given(call, "num_features", c, 1, "features")
-    params = 2 * c if call.a["affine"] else 0
+    params = 2 * int(c) if call.a["affine"] else 0
     return same_shape(call, cls=f"BatchNorm{n}d", inferred={"num_features": c}, params=params)
 
 
@@ -472,7 +477,7 @@ def linear(call: Call) -> Applied:
     check_given(call, "in_features", last, x.rank - 1, "input features")
     out = call.a["out_features"]
     positive(out, "out_features")
-    params = last * out + (out if call.a["bias"] else 0)
+    params = int(last) * int(out) + (int(out) if call.a["bias"] else 0)
     return Applied(TT((*x.shape[:-1], out), x.dtype), "Linear", {"in_features": last}, params,
                    parents={x.rank - 1: []})
 

@@ -68,13 +68,22 @@ class Node:
     op: str  # 'conv', 'add', 'cat', the block's name, 'nn.Bilinear'
     name: str | None  # qualified module name ('conv1', 'up1.conv2'), None for functions
     label: str  # as the source wrote it: 'conv(32, 5, padding=2)'
-    torch: str  # 'nn.Conv2d(3, 32, 5, padding=2)' or 'torch.cat(dim=1)'
+    torch_source: Any  # the PyTorch call as text, or what renders it when first asked
     pos: Pos | None
     inputs: list[Tensor]
     outputs: list[TT]
     params: int = 0  # counted once even when the layer is applied again (shared)
     scope: tuple[Node, ...] = ()  # enclosing block nodes, outermost first
     meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def torch(self) -> str:
+        """'nn.Conv2d(3, 32, 5, padding=2)' or 'torch.cat(dim=1)', rendered when first asked
+        (a check that prints nothing never pays for it)."""
+        if not isinstance(self.torch_source, str):
+            render, *args = self.torch_source
+            self.torch_source = render(*args)
+        return self.torch_source  # type: ignore[no-any-return]
 
 
 @dataclass(eq=False, slots=True)
