@@ -12,8 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 from .errors import Diagnostic, NetDSLError, Pos
-from .program import Program, check
+
+if TYPE_CHECKING:
+    from .program import Program
 
 __all__ = [
     "Diagnostic",
@@ -34,20 +38,25 @@ def check_source(text: str, filename: str = "<string>",
     """Parse and check source text. Raises NetDSLError listing every problem."""
     if not isinstance(text, str):
         raise TypeError("check_source takes the source text as a str")
+    from .program import check  # imported on first use: `netdsl --help` needs none of it
+
     return _guard(lambda: check(text, filename, inputs), filename)
 
 
 def check_file(path: str | Path, inputs: dict[str, list[Any]] | None = None) -> Program:
     """Read, parse and check a .net file (imports are relative to it)."""
     path = Path(path)
+    where = Pos(str(path), 1, 1, 1, 1)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise NetDSLError([Diagnostic(f"{path}: no such file", None)]) from None
-    except UnicodeDecodeError:
-        raise NetDSLError([Diagnostic(f"{path}: not UTF-8 text", None)]) from None
+        raise NetDSLError([Diagnostic("no such file", where)]) from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise NetDSLError([Diagnostic("the file is not UTF-8 text",
+                                      Pos(str(path), line, 1, line, 1))]) from None
     except OSError as exc:
-        raise NetDSLError([Diagnostic(f"{path}: {exc.strerror or exc}", None)]) from None
+        raise NetDSLError([Diagnostic(f"cannot read it: {exc.strerror or exc}", where)]) from None
     return check_source(text, str(path), inputs)
 
 
@@ -57,6 +66,14 @@ def _guard(run: Any, filename: str) -> Any:
     except RecursionError:
         raise NetDSLError([Diagnostic("the program is nested too deeply to check",
                                       Pos(filename, 1, 1))]) from None
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Program":
+        from .program import Program
+
+        return Program
+    raise AttributeError(f"module 'netdsl' has no attribute {name!r}")
 
 
 def to_pytorch(program: Program) -> str:

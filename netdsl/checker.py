@@ -41,7 +41,7 @@ from .values import (
     explain,
 )
 
-MAX_BLOCK_DEPTH = 64
+MAX_BLOCK_DEPTH = 32  # blocks inside blocks; keeps the checker far from Python's stack limit
 MAX_INT = 1 << 62
 RESERVED_NAMES = frozenset({"self", "torch", "nn", "F"})
 

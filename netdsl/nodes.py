@@ -231,3 +231,42 @@ class Module:
     file: str
     imports: list[Import] = field(default_factory=list)
     definitions: list[Definition] = field(default_factory=list)
+
+
+def deepest(module: Module, limit: int) -> Pos | None:
+    """The position of the first expression nested deeper than `limit`, found without
+    recursion (later passes recurse over expressions, so they are kept shallow)."""
+    stack: list[tuple[object, int]] = [(d, 0) for d in module.definitions]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit and isinstance(item, Expr):
+            return item.pos
+        if isinstance(item, list):
+            stack.extend((x, depth) for x in item)
+            continue
+        if isinstance(item, tuple):
+            stack.extend((x, depth) for x in item)
+            continue
+        slots = getattr(type(item), "__slots__", None)
+        if slots is None or not isinstance(item, (Expr, Stmt, Stage, Keyword, Definition, Param,
+                                                  ShapeSpec, TensorType)):
+            continue
+        step = 1 if isinstance(item, Expr) else 0
+        for name in _all_slots(type(item)):
+            child = getattr(item, name, None)
+            if isinstance(child, (list, tuple, Expr, Stmt, Stage, Keyword, Param, ShapeSpec,
+                                  TensorType)):
+                stack.append((child, depth + step))
+    return None
+
+
+_SLOTS: dict[type, tuple[str, ...]] = {}
+
+
+def _all_slots(cls: type) -> tuple[str, ...]:
+    if cls not in _SLOTS:
+        names: list[str] = []
+        for klass in reversed(cls.__mro__):
+            names.extend(n for n in getattr(klass, "__slots__", ()) if n != "pos")
+        _SLOTS[cls] = tuple(names)
+    return _SLOTS[cls]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from .errors import Pos, SourceError
 from .lexer import Layout, token_pos
 
 GRAMMAR_FILE = "netdsl.lark"
+MAX_EXPRESSION_DEPTH = 100  # like bracket nesting: beyond any real program
+MAX_SOURCE_BYTES = 4 << 20  # a network description of more than 4 MB is not one
 
 # How the parser's terminal names read in a message.
 TERMINAL_WORDS = {
@@ -66,17 +69,43 @@ def grammar_path() -> Path:
     raise FileNotFoundError(f"netdsl grammar {GRAMMAR_FILE} not found beside {here}")
 
 
+def _cache_file(grammar: str) -> str | bool:
+    """Where the analysed grammar is kept between runs (building it costs ~90 ms, loading it
+    ~8 ms): a per-user cache directory, never a shared temporary one; False if unwritable."""
+    import hashlib
+    import lark
+
+    digest = hashlib.sha256(f"{grammar}{lark.__version__}".encode()).hexdigest()[:16]
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "netdsl"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        probe = base / f".probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError:
+        return False
+    return str(base / f"grammar-{digest}.lark-cache")
+
+
 @functools.cache
 def _lark() -> tuple[Lark, Layout]:
     layout = Layout()
-    parser = Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr", lexer="contextual",
-                  postlex=layout, propagate_positions=True, maybe_placeholders=True,
-                  start="start", cache=False)
+    grammar = grammar_path().read_text(encoding="utf-8")
+    options: dict[str, Any] = dict(parser="lalr", lexer="contextual", postlex=layout,
+                                   propagate_positions=True, maybe_placeholders=True,
+                                   start="start")
+    try:
+        parser = Lark(grammar, cache=_cache_file(grammar), **options)
+    except Exception:  # a damaged cache file must not stop netdsl: build afresh
+        parser = Lark(grammar, **options)
     return parser, layout
 
 
 def parse(text: str, file: str = "<string>") -> n.Module:
     """Parse one source file. Raises SourceError on the first syntax error."""
+    if len(text) > MAX_SOURCE_BYTES:
+        raise SourceError(f"the file is {len(text) / (1 << 20):.1f} MB; netdsl reads network "
+                          f"descriptions of at most {MAX_SOURCE_BYTES >> 20} MB", Pos(file, 1, 1))
     if text.startswith("\ufeff"):
         text = text[1:]
     if "\x00" in text:
@@ -95,6 +124,10 @@ def parse(text: str, file: str = "<string>") -> n.Module:
     module = builder.transform(tree)
     if builder.problems:  # facts the tree-builder noted; raised here, outside Lark's visitor
         raise builder.problems[0]
+    too_deep = n.deepest(module, MAX_EXPRESSION_DEPTH)
+    if too_deep is not None:
+        raise SourceError(f"expression nested more than {MAX_EXPRESSION_DEPTH} deep; split it "
+                          f"into named steps", too_deep)
     return module
 
 

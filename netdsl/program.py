@@ -82,9 +82,10 @@ def load(text: str, filename: str, sources: dict[str, str],
                 continue
             try:
                 imported = target.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
                 reason = "not found" if isinstance(exc, FileNotFoundError) else (
                     "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else
+                    "not a file name" if isinstance(exc, ValueError) else
                     (exc.strerror or "unreadable").lower())
                 errors.append(Diagnostic(f"cannot import {imp.path!r}: {reason}", imp.pos))
                 continue
@@ -157,7 +158,7 @@ def check(text: str, filename: str, inputs: dict[str, list[Any]] | None = None) 
         if name not in network_inputs:
             from .checker import did_you_mean
             errors.append(Diagnostic(f"--input {name}: no network in {filename} has an input "
-                                     f"{name!r}", None,
+                                     f"{name!r}", Pos(filename, 1, 1, 1, 1),
                                      fix=did_you_mean(name, network_inputs)))
     for d in main:
         if definitions.get(d.name) is not d:
@@ -167,7 +168,8 @@ def check(text: str, filename: str, inputs: dict[str, list[Any]] | None = None) 
     if not main and not errors and not checker.errors:
         blocks = [d for d in definitions.values() if d.kind == "block"]
         if not blocks:
-            errors.append(Diagnostic(f"{filename} defines no network or block", None))
+            errors.append(Diagnostic(f"{filename} defines no network or block",
+                                     Pos(filename, 1, 1, 1, 1)))
     errors.extend(checker.errors)
     if errors:
         raise NetDSLError(errors, sources, checker.warnings)

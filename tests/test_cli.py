@@ -95,7 +95,7 @@ def test_unknown_input_name_is_reported() -> None:
 def test_missing_file() -> None:
     result = run("check", "no/such/file.net")
     assert result.exit_code == Exit.SOURCE
-    assert "no such file" in result.stderr
+    assert "no such file" in result.stderr and "file.net:1:1: error" in result.stderr
 
 
 def test_help_lists_commands_with_examples() -> None:

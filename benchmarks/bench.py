@@ -1,0 +1,198 @@
+"""netdsl's speed against its peers, side by side in one run. Run by hand:
+
+    python benchmarks/bench.py            # everything (a few minutes on 2 cores)
+    python benchmarks/bench.py --quick    # fewer repetitions
+
+Needs torchinfo (pip install torchinfo) for the torchinfo rows. Reports medians; the
+machines are shared and noisy, so compare rows of one run, not runs of different days.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+sys.path.insert(0, str(ROOT / "tests"))  # the hand-written torch models
+
+NETWORKS = {  # example file, network, hand-written model, input shape
+    "ResNet-50": ("resnet50.net", "ResNet50", "resnet50", (1, 3, 224, 224)),
+    "ResNet-152": ("resnet152.net", "ResNet152", "resnet152", (1, 3, 224, 224)),
+    "U-Net": ("unet.net", "UNet", "UNet", (1, 3, 572, 572)),
+    "Transformer": ("transformer_classifier.net", "TransformerClassifier",
+                    "TransformerClassifier", (1, 64)),
+}
+
+
+def median_time(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def process_time(code: str, repeat: int) -> float:
+    def run() -> None:
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                       cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT / "tests")))
+    run()  # warm the file cache and netdsl's grammar cache
+    return median_time(run, repeat)
+
+
+def peers_code(kind: str, model: str, shape: tuple) -> str:
+    dtype = "torch.long" if model == "TransformerClassifier" else "torch.float"
+    make = (f"torch.randint(0, 100, {shape})" if dtype == "torch.long"
+            else f"torch.randn{shape}")
+    head = f"import torch, torch_models; m = getattr(torch_models, {model!r})(); x = {make}\n"
+    if kind == "torchinfo":
+        return head + "import torchinfo; torchinfo.summary(m, input_data=x, verbose=0)\n"
+    if kind == "meta":
+        meta = (f"torch.randint(0, 100, {shape}, device='meta')" if dtype == "torch.long"
+                else f"torch.empty{shape}".replace(")", ", device='meta')"))
+        return (f"import torch, torch_models\nwith torch.device('meta'):\n"
+                f"    m = getattr(torch_models, {model!r})()\n"
+                f"    x = {meta}\n    y = m(x)\n")
+    if kind == "shapeprop":
+        return head + ("from torch.fx import symbolic_trace\n"
+                       "from torch.fx.passes.shape_prop import ShapeProp\n"
+                       "g = symbolic_trace(m); ShapeProp(g).propagate(x)\n")
+    raise ValueError(kind)
+
+
+def netdsl_code(file: str) -> str:
+    return (f"import sys; sys.argv = ['netdsl', 'check', {str(EXAMPLES / file)!r}]\n"
+            "from netdsl.cli import main\nmain()\n")
+
+
+def whole_processes(repeat: int) -> list[str]:
+    try:
+        import torchinfo  # noqa: F401
+        kinds = ["torchinfo", "meta", "shapeprop"]
+    except ImportError:
+        kinds = ["meta", "shapeprop"]
+    lines = ["| network | netdsl check | " + " | ".join(kinds) + " | netdsl / torchinfo |",
+             "|---|---:|" + "---:|" * len(kinds) + "---:|"]
+    for label, (file, _, model, shape) in NETWORKS.items():
+        ours = process_time(netdsl_code(file), repeat)
+        cells = []
+        peer = {}
+        for kind in kinds:
+            try:
+                peer[kind] = process_time(peers_code(kind, model, shape), max(3, repeat // 2))
+                cells.append(f"{peer[kind] * 1000:.0f} ms")
+            except subprocess.CalledProcessError:
+                cells.append("fails")
+        ratio = f"{ours / peer['torchinfo'] * 100:.1f}%" if "torchinfo" in peer else "-"
+        lines.append(f"| {label} | {ours * 1000:.0f} ms | " + " | ".join(cells) + f" | {ratio} |")
+    return lines
+
+
+def in_process(repeat: int) -> list[str]:
+    import torch
+
+    import netdsl
+    import torch_models
+
+    lines = ["| network | netdsl check_source | meta-device forward | fx ShapeProp |",
+             "|---|---:|---:|---:|"]
+    for label, (file, _, model, shape) in NETWORKS.items():
+        text = (EXAMPLES / file).read_text()
+        netdsl.check_source(text, file)
+        ours = median_time(lambda text=text, file=file: netdsl.check_source(text, file), repeat)
+        with torch.device("meta"):
+            meta_model = getattr(torch_models, model)()
+        if model == "TransformerClassifier":
+            meta_x = torch.randint(0, 100, shape, device="meta")
+            x = torch.randint(0, 100, shape)
+        else:
+            meta_x = torch.empty(shape, device="meta")
+            x = torch.randn(shape)
+        meta = median_time(lambda: meta_model(meta_x), repeat)
+        try:
+            from torch.fx import symbolic_trace
+            from torch.fx.passes.shape_prop import ShapeProp
+            traced = symbolic_trace(getattr(torch_models, model)())
+            prop = median_time(lambda traced=traced, x=x: ShapeProp(traced).propagate(x),
+                               max(3, repeat // 4))
+            prop_cell = f"{prop * 1000:.1f} ms"
+        except Exception as exc:  # noqa: BLE001 - fx cannot trace every model
+            prop_cell = f"fails ({type(exc).__name__})"
+        lines.append(f"| {label} | {ours * 1000:.1f} ms | {meta * 1000:.1f} ms | {prop_cell} |")
+    return lines
+
+
+def scaling(repeat: int) -> list[str]:
+    import netdsl
+
+    lines = ["| stages | check_source | per stage |", "|---:|---:|---:|"]
+    results = {}
+    for n in (1_000, 5_000, 20_000, 100_000):
+        text = "network Chain(x: [B, 16]):\n    x" + " -> relu" * n + "\n"
+        reps = repeat if n <= 20_000 else max(1, repeat // 5)
+        results[n] = median_time(lambda text=text: netdsl.check_source(text, "chain.net"), reps)
+        lines.append(f"| {n:,} | {results[n] * 1000:.0f} ms | {results[n] / n * 1e6:.1f} µs |")
+    lines.append("")
+    lines.append(f"20,000 / 5,000 stages: {results[20_000] / results[5_000]:.2f}x "
+                 f"(linear would be 4.00x; target at most 4.2x)")
+    return lines
+
+
+def forward_speed(repeat: int) -> list[str]:
+    import torch
+
+    import netdsl
+    import torch_models
+
+    torch.manual_seed(0)
+    program = netdsl.check_file(EXAMPLES / "resnet50.net")
+    generated = netdsl.build(program, "ResNet50")().eval()
+    hand = torch_models.resnet50().eval()
+    x = torch.randn(4, 3, 224, 224)
+    times: dict[str, list[float]] = {"generated": [], "hand-written": []}
+    with torch.inference_mode():
+        for model in (generated, hand):
+            model(x)  # warm up
+        for _ in range(repeat):  # interleaved, so drift hits both alike
+            for name, model in (("generated", generated), ("hand-written", hand)):
+                start = time.perf_counter()
+                model(x)
+                times[name].append(time.perf_counter() - start)
+    gen, ref = statistics.median(times["generated"]), statistics.median(times["hand-written"])
+    return ["| ResNet-50, batch 4, 224x224, CPU | median forward |", "|---|---:|",
+            f"| generated by netdsl | {gen * 1000:.0f} ms |",
+            f"| hand-written (torchvision's layout) | {ref * 1000:.0f} ms |",
+            "", f"generated / hand-written: {gen / ref:.3f} (target within 3%)"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", choices=["process", "inprocess", "scaling", "forward"])
+    args = parser.parse_args()
+    repeat = 5 if args.quick else 15
+    sections = {
+        "process": ("Whole processes (median wall time)", whole_processes),
+        "inprocess": ("In-process (median)", in_process),
+        "scaling": ("Scaling with the number of stages", scaling),
+        "forward": ("Generated code against hand-written code", forward_speed),
+    }
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores\n")
+    for key, (title, fn) in sections.items():
+        if args.only and key != args.only:
+            continue
+        print(f"### {title}\n")
+        print("\n".join(fn(repeat)))
+        print(flush=True)
+
+
+if __name__ == "__main__":
+    main()
