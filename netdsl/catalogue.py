@@ -194,7 +194,7 @@ ENTRIES: list[LayerSpec] = [
     _act("elu", "ELU", "alpha=1.0, inplace=False"),
     _act("selu", "SELU", "inplace=False"),
     _act("celu", "CELU", "alpha=1.0, inplace=False"),
-    _act("gelu", "GELU", "approximate='none'"),
+    LayerSpec("gelu", s.gelu, _sig("approximate='none'"), classes=("GELU",), prefix="gelu"),
     _act("silu", "SiLU", "inplace=False"),
     _act("mish", "Mish", "inplace=False"),
     _act("sigmoid", "Sigmoid"),

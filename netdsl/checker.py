@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import keyword
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ from .values import (
     explain,
 )
 
+TORCH_CLASS_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
 MAX_BLOCK_DEPTH = 32  # blocks inside blocks; keeps the checker far from Python's stack limit
 MAX_INT = 1 << 62
 RESERVED_NAMES = frozenset({"self", "torch", "nn", "F"})
@@ -672,7 +674,7 @@ class Checker:
 
     def eval_Attribute(self, e: n.Attribute, frame: Frame) -> Any:
         if isinstance(e.value, n.Name) and e.value.id == "nn" and "nn" not in frame.env:
-            return TorchFactory(e.attr, TORCH_CLASSES.get(e.attr))
+            return self.torch_factory(e.attr, e.pos)
         raise SourceError("only torch classes are reached with '.', as in nn.Conv2d", e.pos)
 
     def eval_Pipeline(self, e: n.Pipeline, frame: Frame) -> Any:
@@ -696,7 +698,7 @@ class Checker:
     def stage_value(self, stage: n.Stage, frame: Frame) -> Any:
         callee = stage.callee
         if len(callee) == 2 and callee[0] == "nn" and "nn" not in frame.env:
-            value: Any = TorchFactory(callee[1], TORCH_CLASSES.get(callee[1]))
+            value: Any = self.torch_factory(callee[1], stage.pos)
         elif len(callee) > 1:
             raise SourceError(f"unknown layer {stage.label!r}; torch classes are written "
                               f"nn.Name", stage.pos)
@@ -732,6 +734,13 @@ class Checker:
         return value
 
     # ------------------------------------------------------------ configuring layers
+
+    @staticmethod
+    def torch_factory(name: str, pos: Pos) -> TorchFactory:
+        if not TORCH_CLASS_NAME.fullmatch(name):
+            raise SourceError(f"nn.{name} is not a torch.nn class name (those are CamelCase, "
+                              f"like nn.Conv2d)", pos)
+        return TorchFactory(name, TORCH_CLASSES.get(name))
 
     def configure(self, factory: Any, args: list[n.Expr], kwargs: list[n.Keyword], site: Any,
                   pos: Pos, frame: Frame) -> Any:

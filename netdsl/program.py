@@ -6,6 +6,7 @@ NetDSLError, once, with every diagnostic and the source text to quote.
 
 from __future__ import annotations
 
+import builtins
 import keyword
 import os
 import re
@@ -19,6 +20,7 @@ from .checker import RESERVED_NAMES, Checker, Frame, NetworkResult, validate_nam
 from .errors import Diagnostic, NetDSLError, Pos, SourceError
 from .parser import parse
 
+BUILTIN_NAMES = frozenset(dir(builtins))  # a class named `super` would break super().__init__()
 SHAPE_ARG = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*\[(.*)\]\s*$")
 
 
@@ -125,9 +127,10 @@ def validate_definition(d: n.Definition) -> None:
     if d.name in LAYERS:
         raise SourceError(f"{d.name!r} is the name of a layer; a {d.kind} needs another name",
                           d.pos, fix=f"e.g. {d.name.capitalize()}Block")
-    if d.name in RESERVED_NAMES:
-        raise SourceError(f"{d.name!r} is reserved in the generated code; choose another name",
-                          d.pos)
+    if d.name in RESERVED_NAMES or d.name in BUILTIN_NAMES:
+        raise SourceError(f"{d.name!r} would shadow a name the generated code relies on "
+                          f"({'a Python builtin' if d.name in BUILTIN_NAMES else 'reserved'}); "
+                          f"choose another name", d.pos)
     seen: dict[str, Pos] = {}
     for p in d.hyperparams + d.inputs:
         validate_name(p.name, p.pos, "a parameter")

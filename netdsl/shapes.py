@@ -424,6 +424,13 @@ def activation(cls: str) -> Rule:
     return rule
 
 
+def gelu(call: Call) -> Applied:
+    if call.a["approximate"] not in ("none", "tanh"):
+        raise ShapeError(f"approximate must be \"none\" or \"tanh\", got "
+                         f"{call.a['approximate']!r}")
+    return same_shape(call, cls="GELU")
+
+
 def prelu(call: Call) -> Applied:
     x = call.inputs[0]
     num = call.a["num_parameters"]
