@@ -84,6 +84,7 @@ class Frame:
     inputs: list[Tensor] = field(default_factory=list)
     output: Any = None
     returned: bool = False
+    overrides: dict[str, list[Any]] = field(default_factory=dict)  # --input, for networks
 
     def record(self, site: Any, rec: SiteRecord) -> None:
         self.sites.setdefault(id(site), []).append(rec)
@@ -212,6 +213,9 @@ class Checker:
         self.nodes: list[Node] = []
         self.active: list[str] = []
         self._lines: dict[str, list[str]] = {}
+        self.forced: dict[int, int] = {}  # If statement -> branch, while exploring
+        self.spec_uses: dict[str, list[Frame]] = {}
+        self._explored: dict[tuple[int, int], list[Frame]] = {}
 
     # ------------------------------------------------------------ diagnostics
 
@@ -264,9 +268,49 @@ class Checker:
 
     # ------------------------------------------------------------ networks
 
+    def explore(self, network: NetworkResult, stmt: n.If, branch: int) -> list[Frame]:
+        """Frames in which `stmt` takes `branch`, found by checking the network again with
+        that branch forced; [] when the branch does not check. Only the PyTorch backend asks:
+        it needs the layers of branches that no use takes to write the whole `if`."""
+        key = (id(stmt), branch)
+        if key in self._explored:
+            return self._explored[key]
+        saved = (self.nodes, self.spec_uses, self.forced, self.active)
+        self.spec_uses, self.forced, self.active = {}, {id(stmt): branch}, []
+        found: list[Frame] = []
+        try:
+            frame = Frame(network.definition, speculative=True)
+            self.spec_uses[network.definition.name] = [frame]
+            self.network_frame(frame, network.definition, network.frame.overrides)
+            self.run_body(frame)
+            for frames in self.spec_uses.values():
+                found.extend(f for f in frames if f.branches.get(id(stmt)) == branch)
+        except (SourceError, RecursionError):
+            found = []
+        finally:
+            self.nodes, self.spec_uses, self.forced, self.active = saved
+        self._explored[key] = found
+        return found
+
     def check_network(self, d: n.Definition, overrides: dict[str, list[Any]]) -> NetworkResult:
         self.nodes = []
         frame = Frame(d)
+        inputs = self.network_frame(frame, d, overrides)
+        self.uses.setdefault(d.name, []).append(frame)
+        result = self.run_body(frame)
+        outputs = [t.tt for t in flat_tensors(result)]
+        if flat_tensors(result):
+            out = self.new_node("output", "output", None, "output", "", d.pos,
+                                flat_tensors(result), frame)
+            out.outputs = outputs
+        nodes = self.nodes
+        params = sum(node.params for node in nodes if node.kind in ("layer", "op"))
+        return NetworkResult(d, frame, inputs, outputs, nodes, params)
+
+    def network_frame(self, frame: Frame, d: n.Definition,
+                      overrides: dict[str, list[Any]]) -> list[tuple[str, s.TT]]:
+        """Binds a network's hyperparameters and inputs in its frame."""
+        frame.overrides = overrides
         for p in d.hyperparams:
             if p.default is None:
                 self.error(SourceError(f"network hyperparameter {p.name!r} needs a default "
@@ -292,21 +336,7 @@ class Checker:
             frame.bound[p.name] = p.pos
             frame.inputs.append(tensor)
             inputs.append((p.name, tensor.tt))
-        unknown = set(overrides) - {p.name for p in d.inputs}
-        for name in sorted(unknown):
-            self.error(SourceError(f"--input {name}: network {d.name} has no input {name!r}",
-                                   d.pos, fix=did_you_mean(name, [p.name for p in d.inputs])),
-                       None)
-        self.uses.setdefault(d.name, []).append(frame)
-        result = self.run_body(frame)
-        outputs = [t.tt for t in flat_tensors(result)]
-        if flat_tensors(result):
-            out = self.new_node("output", "output", None, "output", "", d.pos,
-                                flat_tensors(result), frame)
-            out.outputs = outputs
-        nodes = self.nodes
-        params = sum(node.params for node in nodes if node.kind in ("layer", "op"))
-        return NetworkResult(d, frame, inputs, outputs, nodes, params)
+        return inputs
 
     def network_input(self, p: n.Param, frame: Frame, override: list[Any] | None) -> Tensor:
         if p.type is None:
@@ -433,6 +463,11 @@ class Checker:
             frame.returned = True
             return value
         if isinstance(stmt, n.If):
+            forced = self.forced.get(id(stmt)) if frame.speculative else None
+            if forced is not None:  # exploring a branch no use takes, for generated code
+                frame.branches[id(stmt)] = forced
+                body = stmt.branches[forced][1] if forced < len(stmt.branches) else stmt.orelse
+                return self.exec_block(body or [], frame)
             for index, (cond, body) in enumerate(stmt.branches):
                 if self.condition(cond, frame):
                     frame.branches[id(stmt)] = index
@@ -1140,8 +1175,7 @@ class Checker:
             result = self.run_body(child)
         finally:
             self.active.pop()
-        if not frame.speculative:
-            self.uses.setdefault(d.name, []).append(child)
+        (self.spec_uses if frame.speculative else self.uses).setdefault(d.name, []).append(child)
         frame.record(bv.site, SiteRecord("block", bv, node, frame=child, index=index))
         if contains_poison(result):
             return POISON

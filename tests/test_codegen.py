@@ -177,6 +177,19 @@ def test_block_hyperparameters_and_branches_follow_the_source() -> None:
     assert sum(p.numel() for p in cls(num_classes=10).parameters()) == 11_181_642
 
 
+def test_branches_no_use_takes_are_still_generated() -> None:
+    """The U-Net is checked with bilinear=false, yet UNet(bilinear=True) must be right too."""
+    from torch_models import UNet
+
+    cls = netdsl.build(netdsl.check_file(EXAMPLES / "unet.net"), "UNet")
+    for bilinear in (False, True):
+        model, reference = cls(bilinear=bilinear), UNet(bilinear=bilinear)
+        assert sum(p.numel() for p in model.parameters()) == \
+            sum(p.numel() for p in reference.parameters())
+        assert model(torch.randn(1, 3, 64, 64)).shape == (1, 2, 64, 64)
+    assert "C2 + C if bilinear else C2 + C // 2" in source_of("unet")
+
+
 def test_network_hyperparameters_are_constructor_arguments() -> None:
     program = netdsl.check_file(EXAMPLES / "unet.net")
     cls = netdsl.build(program, "UNet")

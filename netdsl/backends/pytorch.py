@@ -108,6 +108,18 @@ class Generator:
         self.needs_f = False
         self.needs_pad_to_match = False
 
+    def explore(self, stmt: n.If, branch: int, owner: str) -> list[Frame]:
+        """Frames of `owner` in which `stmt` takes `branch` (see Checker.explore); only those
+        whose blocks all have classes, so the branch's code can be written."""
+        for net in self.program.networks:
+            frames = [f for f in self.checker.explore(net, stmt, branch)
+                      if f.definition.name == owner]
+            if frames and all(rec.value.definition.name in self.classes  # type: ignore[union-attr]
+                              for f in frames for recs in f.sites.values() for rec in recs
+                              if rec.kind == "block"):
+                return frames
+        return []
+
     def order(self) -> list[n.Definition]:
         """Blocks before their users (depth first), then the networks in source order."""
         done: list[str] = []
@@ -184,6 +196,7 @@ class ClassGen:
         self.result_var: str | None = None
         self.emitted: set[int] = set()
         self.current_frames: list[Frame] = frames
+        self.explored_ifs: list[n.If] = []
 
     # ------------------------------------------------------------ assembling
 
@@ -300,7 +313,10 @@ class ClassGen:
         for i, stmt in enumerate(stmts):
             last = i == len(stmts) - 1
             if isinstance(stmt, n.If):
-                self.if_stmt(stmt, frames, top and last)
+                explored = self.if_stmt(stmt, frames, top and last)
+                if explored:  # what follows the `if` runs after the explored branches too
+                    frames = frames + explored
+                    self.current_frames = frames
             elif isinstance(stmt, n.Assign):
                 self.assign(stmt, frames[0])
             elif isinstance(stmt, n.ExprStmt):
@@ -308,15 +324,26 @@ class ClassGen:
             elif isinstance(stmt, n.Return):
                 self.fwd.writeline(f"return {self.fexpr(stmt.value, frames[0])}", stmt.pos)
 
-    def if_stmt(self, stmt: n.If, frames: list[Frame], final: bool) -> None:
+    def if_stmt(self, stmt: n.If, frames: list[Frame], final: bool) -> list[Frame]:
+        """Writes the `if` into __init__ and forward; returns the explored frames it used."""
         count = len(stmt.branches) + 1
         groups = [[f for f in frames if f.branches.get(id(stmt)) == i] for i in range(count)]
+        real = [i for i in range(count) if groups[i]]
+        explored: list[Frame] = []
+        if real and not any(f.speculative for f in frames):
+            # branches no use takes: explored so the class keeps the whole `if`
+            for i in range(count):
+                if not groups[i] and (i < len(stmt.branches) or stmt.orelse):
+                    groups[i] = self.gen.explore(stmt, i, self.d.name)
+                    explored += groups[i]
+        if explored:
+            self.explored_ifs.append(stmt)
         taken = [i for i in range(count) if groups[i]]
         bodies = [b for _, b in stmt.branches] + [stmt.orelse or []]
         if len(taken) <= 1:
             if taken:
                 self.body(bodies[taken[0]], groups[taken[0]])
-            return
+            return explored
         # several uses take different branches: the same choice in __init__ and forward
         init_parts: list[tuple[str, Writer]] = []
         fwd_parts: list[tuple[str, Writer]] = []
@@ -356,6 +383,7 @@ class ClassGen:
                     target.indent()
                     target.writeline("pass")
                     target.outdent()
+        return explored
 
     def kind(self, name: str, frame: Frame) -> str:
         if name in self.hyper_names and frame.kinds.get(name) == "hyper":
@@ -697,25 +725,49 @@ class ClassGen:
             return self.sequential(site, records, frame)
         return self.ctor(site, records[0], frame)
 
-    def uses_of(self, site: Any, index: int) -> list[SiteRecord]:
+    def uses_of(self, site: Any, index: int) -> list[tuple[Frame, SiteRecord]]:
         """The records of one site (and repetition) in every use that reached it."""
         out = []
         for frame in self.current_frames:
             for rec in frame.sites.get(id(site), []):
                 if rec.index == index:
-                    out.append(rec)
+                    out.append((frame, rec))
                     break
         return out
 
-    def inferred_code(self, site: Any, rec: SiteRecord, arg: str, values: list[Any],
-                      inner: Any = None) -> str:
-        """One size for every use: an expression if all uses agree on it, else a parameter."""
-        exprs = {v.expr if isinstance(v, SInt) else int(v) for v in values}
-        if len(exprs) == 1:  # every use agrees on how this size is computed
+    def inferred_code(self, site: Any, rec: SiteRecord, arg: str,
+                      pairs: list[tuple[Frame, Any]], inner: Any = None) -> str:
+        """One size for every use: an expression if all uses agree on it; a conditional
+        expression if an `if` of this class explains the difference; else a parameter."""
+        def key(v: Any) -> Any:
+            return v.expr if isinstance(v, SInt) else int(v)
+
+        values = [v for _, v in pairs]
+        if len({key(v) for v in values}) == 1:  # every use agrees on how it is computed
             return self.value_code(values[0], arg)
+        for stmt in self.explored_ifs:
+            by_branch: dict[int, Any] = {}
+            consistent = True
+            for frame, v in pairs:
+                branch = frame.branches.get(id(stmt))
+                if branch is None or key(by_branch.setdefault(branch, v)) != key(v):
+                    consistent = False
+                    break
+            if consistent:
+                return self.conditional(stmt, by_branch, arg)
+        real = [(f, v) for f, v in pairs if not f.speculative]
         if not self.is_block:
-            return py_literal(int(values[0]))
+            return py_literal(int(real[0][1] if real else values[0]))
         return self.size_param(SiteKey(id(site), rec.index, arg, inner), arg)
+
+    def conditional(self, stmt: n.If, by_branch: dict[int, Any], arg: str) -> str:
+        """`a if cond else b` over an `if`'s branches (the branches that reach this size)."""
+        order = sorted(by_branch)
+        code = self.value_code(by_branch[order[-1]], arg)
+        for branch in reversed(order[:-1]):
+            cond = self.sexpr(stmt.branches[branch][0], 1)
+            code = f"{self.value_code(by_branch[branch], arg)} if {cond} else {code}"
+        return code
 
     def ctor(self, site: Any, rec: SiteRecord, frame: Frame) -> str | None:
         if rec.kind == "block":
@@ -738,9 +790,10 @@ class ClassGen:
             if p.name in given:
                 code = self.sexpr(given[p.name])
             elif p.name in rec.inferred:
-                values = [r.inferred[p.name] for r in self.uses_of(site, rec.index)
-                          if p.name in r.inferred] or [rec.inferred[p.name]]
-                code = self.inferred_code(site, rec, p.name, values)
+                pairs = [(f, r.inferred[p.name]) for f, r in self.uses_of(site, rec.index)
+                         if p.name in r.inferred] or [(self.current_frames[0],
+                                                       rec.inferred[p.name])]
+                code = self.inferred_code(site, rec, p.name, pairs)
             elif p.name in spec.overrides:
                 code = py_literal(spec.overrides[p.name])
             else:
@@ -756,10 +809,11 @@ class ClassGen:
         assert isinstance(bv, BlockValue) and rec.frame is not None
         callee = self.gen.classes[bv.definition.name]
         args = []
-        uses = [r for r in self.uses_of(site, rec.index) if r.frame is not None] or [rec]
+        uses = [(f, r) for f, r in self.uses_of(site, rec.index) if r.frame is not None] or [
+            (self.current_frames[0], rec)]
         for sp in callee.size_params:
-            values = [_caller_value(r.frame, sp.key) for r in uses if r.frame is not None]
-            args.append(self.inferred_code(site, rec, sp.name, values, sp.key))
+            pairs = [(f, _caller_value(r.frame, sp.key)) for f, r in uses if r.frame is not None]
+            args.append(self.inferred_code(site, rec, sp.name, pairs, sp.key))
         call_args, kwargs = _site_args(site)
         if isinstance(site, n.Call) and not bv.definition.hyperparams:
             call_args, kwargs = [], []

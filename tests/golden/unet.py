@@ -75,12 +75,22 @@ class Up(nn.Module):
 
     def __init__(self, C, C2, out_channels, bilinear=False):
         super().__init__()
-        self.upconv1 = nn.ConvTranspose2d(C, C // 2, 2, stride=2)
-        mid = out_channels
-        self.double_conv1 = DoubleConv(C2 + C // 2, out_channels, mid)
+        if bilinear:
+            self.up1 = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+            mid = (C + C2) // 2
+        else:
+            self.upconv1 = nn.ConvTranspose2d(C, C // 2, 2, stride=2)
+            mid = out_channels
+        self.double_conv1 = DoubleConv(
+            C2 + C if bilinear else C2 + C // 2, out_channels, mid
+        )
+        self.bilinear = bilinear
 
     def forward(self, x1, x2):
-        x1 = self.upconv1(x1)
+        if self.bilinear:
+            x1 = self.up1(x1)
+        else:
+            x1 = self.upconv1(x1)
         x1 = pad_to_match(x1, x2)
         out = torch.cat([x2, x1], dim=1)
         return self.double_conv1(out)
