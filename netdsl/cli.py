@@ -66,8 +66,8 @@ def print_warnings(program: Any) -> None:
         click.echo(warning.render(program.sources), err=True)
 
 
-def load(path: str, inputs: tuple[str, ...] = ()) -> Any:
-    import netdsl
+def input_overrides(inputs: tuple[str, ...]) -> dict[str, list[Any]]:
+    """--input NAME=[d1, d2, ...] options, or a usage error."""
     from netdsl.program import parse_input_override
 
     overrides: dict[str, list[Any]] = {}
@@ -77,6 +77,13 @@ def load(path: str, inputs: tuple[str, ...] = ()) -> Any:
         except ValueError as exc:
             fail(Exit.USAGE, f"netdsl: --input: {exc}")
         overrides[name] = dims
+    return overrides
+
+
+def load(path: str, inputs: tuple[str, ...] = ()) -> Any:
+    import netdsl
+
+    overrides = input_overrides(inputs)
     try:
         return netdsl.check_file(path, overrides)
     except netdsl.NetDSLError as error:
@@ -130,15 +137,7 @@ def check(file: str, inputs: tuple[str, ...], as_json: bool) -> None:
         click.echo(table(program))
         print_warnings(program)
         return
-    from netdsl.program import parse_input_override
-
-    overrides: dict[str, list[Any]] = {}
-    for text in inputs:
-        try:
-            name, dims = parse_input_override(text)
-        except ValueError as exc:
-            fail(Exit.USAGE, f"netdsl: --input: {exc}")
-        overrides[name] = dims
+    overrides = input_overrides(inputs)
     try:
         program = netdsl.check_file(file, overrides)
     except netdsl.NetDSLError as error:

@@ -38,8 +38,8 @@ class Op(NamedTuple):
     """left op right; a tuple, so that building one is cheap and equal ones compare equal."""
 
     op: str  # + - * // %
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     size: int
 
 

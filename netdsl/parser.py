@@ -73,6 +73,7 @@ def _cache_file(grammar: str) -> str | bool:
     """Where the analysed grammar is kept between runs (building it costs ~90 ms, loading it
     ~8 ms): a per-user cache directory, never a shared temporary one; False if unwritable."""
     import hashlib
+
     import lark
 
     digest = hashlib.sha256(f"{grammar}{lark.__version__}".encode()).hexdigest()[:16]

@@ -166,7 +166,10 @@ def same_shape(call: Call, **extra: Any) -> Applied:
 # ---------------------------------------------------------------- convolution
 
 
-def conv(call: Call) -> Applied:
+def _convolution(call: Call) -> tuple[TT, int, int, int, int, tuple[int, ...], tuple[int, ...],
+                                       tuple[int, ...]]:
+    """What convolution and transposed convolution check alike: rank, channels, groups,
+    kernel, stride and dilation."""
     x, n = rank_dims(call, CONV_RANKS, WHAT_CONV)
     a = call.a
     in_ch = need_int(x.shape[1], "in_channels", " (dimension 1)")
@@ -185,6 +188,12 @@ def conv(call: Call) -> Applied:
     positive(k, "kernel_size")
     positive(s, "stride")
     positive(d, "dilation")
+    return x, n, in_ch, out_ch, groups, k, s, d
+
+
+def conv(call: Call) -> Applied:
+    x, n, in_ch, out_ch, groups, k, s, d = _convolution(call)
+    a = call.a
     if a["padding_mode"] not in ("zeros", "reflect", "replicate", "circular"):
         raise ShapeError("padding_mode must be \"zeros\", \"reflect\", \"replicate\" or "
                          f"\"circular\", got {a['padding_mode']!r}")
@@ -222,26 +231,10 @@ def conv(call: Call) -> Applied:
 
 
 def conv_transpose(call: Call) -> Applied:
-    x, n = rank_dims(call, CONV_RANKS, WHAT_CONV)
+    x, n, in_ch, out_ch, groups, k, s, d = _convolution(call)
     a = call.a
-    in_ch = need_int(x.shape[1], "in_channels", " (dimension 1)")
-    check_given(call, "in_channels", in_ch, 1, "input channels")
-    out_ch, groups = a["out_channels"], a["groups"]
-    positive(out_ch, "out_channels")
-    positive(groups, "groups")
-    if in_ch % groups:
-        raise ShapeError(f"in_channels {in_ch} is not divisible by groups={groups}",
-                         explain=[(0, 1)])
-    if out_ch % groups:
-        raise ShapeError(f"out_channels {out_ch} is not divisible by groups={groups}")
-    k = ntuple(a["kernel_size"], n, "kernel_size")
-    s = ntuple(a["stride"], n, "stride")
     p = ntuple(a["padding"], n, "padding")
     op = ntuple(a["output_padding"], n, "output_padding")
-    d = ntuple(a["dilation"], n, "dilation")
-    positive(k, "kernel_size")
-    positive(s, "stride")
-    positive(d, "dilation")
     positive(p, "padding", allow_zero=True)
     positive(op, "output_padding", allow_zero=True)
     spatial: list[Dim] = []

@@ -25,7 +25,7 @@ FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
 
 @contextmanager
 def hang_guard():
-    def alarm(signum, frame):  # noqa: ARG001
+    def alarm(signum, frame):
         raise TimeoutError(f"netdsl took more than {HANG_GUARD_SECONDS} s")
 
     previous = signal.signal(signal.SIGALRM, alarm)

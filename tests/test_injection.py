@@ -39,7 +39,8 @@ CORPUS = [
     'network N(x: [B, 3, 4, 4]):\n    x -> upsample(scale_factor=2, mode="bil\\"inear")\n',
     'network N(x: [B, 3, 4, 4]):\n    x -> nn.Softmax2d(name="\\"; import os; os.system(\\"x\\")")'
     " : [B, 3, 4, 4]\n",
-    'network N(x: [B, 3, 4, 4]):\n    x -> nn.Identity("a\\nb\\\\", "\\u2028", "\'\'\'") : [B, 3, 4, 4]\n',
+    'network N(x: [B, 3, 4, 4]):\n'
+    '    x -> nn.Identity("a\\nb\\\\", "\\u2028", "\'\'\'") : [B, 3, 4, 4]\n',
     'network N(x: [B, 3, 4, 4]):\n    x -> nn.Identity("\\"\\"\\"") : [B, 3, 4, 4]\n',
     'network N(x: [B, 3]):\n    x -> gelu(approximate="tanh\\")\\nimport os#")\n',
     "network N(x: [B, 3]):\n    x -> nn.Identity(x) : [B, 3]\n",

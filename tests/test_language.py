@@ -171,7 +171,8 @@ def test_multi_output_layers_pass_their_first_output() -> None:
 
 
 def test_chunk_gives_a_tuple() -> None:
-    source = ("network N(x: [B, 8]):\n    a, b = x -> chunk(2, dim=1)\n    parts = x -> chunk(4, 1)\n"
+    source = ("network N(x: [B, 8]):\n    a, b = x -> chunk(2, dim=1)\n"
+              "    parts = x -> chunk(4, 1)\n"
               "    a + b + parts[0] * 0\n")
     with pytest.raises(netdsl.NetDSLError):  # [B, 4] + [B, 2] do not broadcast
         netdsl.check_source(source)
@@ -235,7 +236,8 @@ def test_error_in_an_imported_file_names_that_file(tmp_path: Path) -> None:
 def test_check_never_imports_torch() -> None:
     import subprocess
     import sys
-    code = ("import sys, netdsl; netdsl.check_source('network N(x: [B, 3]):\\n    x -> linear(2)\\n');"
+    code = ("import sys, netdsl; "
+            "netdsl.check_source('network N(x: [B, 3]):\\n    x -> linear(2)\\n');"
             "netdsl.to_dot(netdsl.check_source('network N(x: [B, 3]):\\n    x -> relu\\n'));"
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -530,19 +530,8 @@ class ClassGen:
             return self.sexpr(e)
         if isinstance(e, n.Annotated):
             return self.fexpr(e.value, frame, prec, multi)
-        if isinstance(e, n.TupleExpr):
-            items = [self.fexpr(i, frame) for i in e.items]
-            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-        if isinstance(e, n.BinOp):
-            p = PRECEDENCE[e.op]
-            text = f"{self.fexpr(e.left, frame, p)} {e.op} {self.fexpr(e.right, frame, p + 1)}"
-            return f"({text})" if p < prec else text
-        if isinstance(e, n.UnaryOp):
-            if e.op == "not":
-                text = f"not {self.fexpr(e.operand, frame, PRECEDENCE['not'])}"
-                return f"({text})" if PRECEDENCE["not"] < prec else text
-            text = f"{e.op}{self.fexpr(e.operand, frame, PRECEDENCE['unary'])}"
-            return f"({text})" if PRECEDENCE["unary"] < prec else text
+        if isinstance(e, _OPERATORS):
+            return operator_code(e, prec, lambda sub, p: self.fexpr(sub, frame, p))
         if isinstance(e, n.Pipeline):
             inputs = self.head_inputs(e.head, frame)
             code = ""
@@ -557,21 +546,7 @@ class ClassGen:
             return self.call_code(e, frame, multi)
         if isinstance(e, n.Index):
             return self.index_code(e, frame)
-        if isinstance(e, (n.Compare, n.BoolOp, n.Ternary)):
-            return self.static_in_forward(e, frame)
         raise Unsupported(type(e).__name__)
-
-    def static_in_forward(self, e: n.Expr, frame: Frame) -> str:
-        if isinstance(e, n.Compare):
-            parts = [self.fexpr(e.left, frame, PRECEDENCE["cmp"] + 1)]
-            for op, right in zip(e.ops, e.comparators, strict=True):
-                parts += [op, self.fexpr(right, frame, PRECEDENCE["cmp"] + 1)]
-            return " ".join(parts)
-        if isinstance(e, n.BoolOp):
-            return f" {e.op} ".join(self.fexpr(v, frame, PRECEDENCE[e.op] + 1) for v in e.values)
-        assert isinstance(e, n.Ternary)
-        return (f"{self.fexpr(e.then, frame, 1)} if {self.fexpr(e.cond, frame, 1)} else "
-                f"{self.fexpr(e.otherwise, frame)}")
 
     def unpack(self, name: str) -> str:
         if name not in self.unpacked:
@@ -914,34 +889,8 @@ class ClassGen:
             if isinstance(value, (int, float, str, bool, tuple)) or value is None:
                 return py_literal(value)
             raise Unsupported(e.id)
-        if isinstance(e, n.TupleExpr):
-            items = [self.sexpr(i) for i in e.items]
-            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-        if isinstance(e, n.BinOp):
-            p = PRECEDENCE[e.op]
-            text = f"{self.sexpr(e.left, p)} {e.op} {self.sexpr(e.right, p + 1)}"
-            return f"({text})" if p < prec else text
-        if isinstance(e, n.UnaryOp):
-            if e.op == "not":
-                text = f"not {self.sexpr(e.operand, PRECEDENCE['not'])}"
-                return f"({text})" if PRECEDENCE["not"] < prec else text
-            text = f"{e.op}{self.sexpr(e.operand, PRECEDENCE['unary'])}"
-            return f"({text})" if PRECEDENCE["unary"] < prec else text
-        if isinstance(e, n.BoolOp):
-            p = PRECEDENCE[e.op]
-            text = f" {e.op} ".join(self.sexpr(v, p + 1) for v in e.values)
-            return f"({text})" if p < prec else text
-        if isinstance(e, n.Compare):
-            p = PRECEDENCE["cmp"]
-            parts = [self.sexpr(e.left, p + 1)]
-            for op, right in zip(e.ops, e.comparators, strict=True):
-                parts += [op, self.sexpr(right, p + 1)]
-            text = " ".join(parts)
-            return f"({text})" if p < prec else text
-        if isinstance(e, n.Ternary):
-            text = f"{self.sexpr(e.then, 1)} if {self.sexpr(e.cond, 1)} else " \
-                   f"{self.sexpr(e.otherwise)}"
-            return f"({text})" if prec > 0 else text
+        if isinstance(e, _OPERATORS):
+            return operator_code(e, prec, self.sexpr)
         if isinstance(e, n.Annotated):
             return self.sexpr(e.value, prec)
         raise Unsupported(type(e).__name__)
@@ -955,6 +904,38 @@ def display_name(path: str) -> str:
     name can end a comment or a docstring and inject code."""
     name = path.replace("\\", "/").rsplit("/", 1)[-1]
     return re.sub(r"[^A-Za-z0-9_.\-]", "_", name)[:80] or "source"
+
+
+_OPERATORS = (n.TupleExpr, n.BinOp, n.UnaryOp, n.BoolOp, n.Compare, n.Ternary)
+
+
+def operator_code(e: n.Expr, prec: int, sub: Any) -> str:
+    """Python for tuples and operators, with only the parentheses needed; `sub(expr, prec)`
+    translates the operands (at construction time or in forward)."""
+    if isinstance(e, n.TupleExpr):
+        items = [sub(i, 0) for i in e.items]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    if isinstance(e, n.BinOp):
+        p = PRECEDENCE[e.op]
+        text = f"{sub(e.left, p)} {e.op} {sub(e.right, p + 1)}"
+    elif isinstance(e, n.UnaryOp):
+        p = PRECEDENCE["not" if e.op == "not" else "unary"]
+        text = f"not {sub(e.operand, p)}" if e.op == "not" else f"{e.op}{sub(e.operand, p)}"
+    elif isinstance(e, n.BoolOp):
+        p = PRECEDENCE[e.op]
+        text = f" {e.op} ".join(sub(v, p + 1) for v in e.values)
+    elif isinstance(e, n.Compare):
+        p = PRECEDENCE["cmp"]
+        parts = [sub(e.left, p + 1)]
+        for op, right in zip(e.ops, e.comparators, strict=True):
+            parts += [op, sub(right, p + 1)]
+        text = " ".join(parts)
+    else:
+        assert isinstance(e, n.Ternary)
+        p = 0
+        text = f"{sub(e.then, 1)} if {sub(e.cond, 1)} else {sub(e.otherwise, 0)}"
+        return f"({text})" if prec > 0 else text
+    return f"({text})" if p < prec else text
 
 
 def _site_args(site: Any) -> tuple[list[n.Expr], list[n.Keyword]]:
