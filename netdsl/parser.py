@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer_NonRecursive, v_args
+from lark import Lark, Token, Transformer_NonRecursive
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import nodes as n
@@ -125,10 +125,9 @@ def parse(text: str, file: str = "<string>") -> n.Module:
     module = builder.transform(tree)
     if builder.problems:  # facts the tree-builder noted; raised here, outside Lark's visitor
         raise builder.problems[0]
-    too_deep = n.deepest(module, MAX_EXPRESSION_DEPTH)
-    if too_deep is not None:
+    if builder.too_deep is not None:
         raise SourceError(f"expression nested more than {MAX_EXPRESSION_DEPTH} deep; split it "
-                          f"into named steps", too_deep)
+                          f"into named steps", builder.too_deep)
     return module
 
 
@@ -216,7 +215,6 @@ def _join(file: str, first: Pos, last: Pos) -> Pos:
     return Pos(file, first.line, first.column, last.end_line, last.end_column)
 
 
-@v_args(meta=True)
 class ToNodes(Transformer_NonRecursive):
     """Builds nodes bottom-up; carries no semantics (see module docstring). It raises
     nothing: Lark would wrap the exception in VisitError. Problems are noted in
@@ -226,9 +224,31 @@ class ToNodes(Transformer_NonRecursive):
         super().__init__()
         self.file = file
         self.problems: list[SourceError] = []
+        self.depths: dict[int, int] = {}  # id(expression) -> nesting depth, when above 1
+        self.too_deep: Pos | None = None
+
+    def nest(self, node: Any, *children: Any) -> Any:
+        """Records how deeply an expression nests (later passes recurse over expressions, so
+        deep ones are refused here, without recursion, rather than there)."""
+        get = self.depths.get
+        depth = 1 + max((get(id(c), 1) for c in children if c is not None), default=0)
+        if depth > 1:
+            self.depths[id(node)] = depth
+            if depth > MAX_EXPRESSION_DEPTH and self.too_deep is None:
+                self.too_deep = node.pos
+        return node
 
     def problem(self, message: str, pos: Pos) -> None:
         self.problems.append(SourceError(message, pos))
+
+    def _call_userfunc(self, tree: Any, new_children: Any = None) -> Any:
+        # every method takes (meta, children): call it directly, without Lark's per-call
+        # v_args wrappers (they cost a functools.update_wrapper per node)
+        children = new_children if new_children is not None else tree.children
+        method = getattr(self, tree.data, None)
+        if method is None:
+            return self.__default__(tree.data, children, tree.meta)
+        return method(tree.meta, children)
 
     def _pos(self, meta: Any) -> Pos:
         return _span(self.file, meta)
@@ -304,10 +324,12 @@ class ToNodes(Transformer_NonRecursive):
 
     # pipelines
     def pipeline(self, meta: Any, items: list[Any]) -> n.Pipeline:
-        return n.Pipeline(self._pos(meta), items[0], items[1:])
+        # stages are a flat list: only the head and the stages' arguments add depth
+        inner = [items[0]] + [a for st in items[1:] for a in st.args]
+        return self.nest(n.Pipeline(self._pos(meta), items[0], items[1:]), *inner)
 
     def annotation(self, meta: Any, items: list[Any]) -> n.Annotated:
-        return n.Annotated(self._pos(meta), items[0], items[1])
+        return self.nest(n.Annotated(self._pos(meta), items[0], items[1]), items[0])
 
     def stage(self, meta: Any, items: list[Any]) -> n.Stage:
         (names, first, last), call, repeat, alias, shape = items
@@ -355,32 +377,34 @@ class ToNodes(Transformer_NonRecursive):
 
     # expressions
     def tuple(self, meta: Any, items: list[Any]) -> n.TupleExpr:
-        return n.TupleExpr(self._pos(meta), [i for i in items if i is not None])
+        return self.nest(n.TupleExpr(self._pos(meta), [i for i in items if i is not None]),
+                         *items)
 
     def empty_tuple(self, meta: Any, items: list[Any]) -> n.TupleExpr:
         return n.TupleExpr(self._pos(meta), [])
 
     def ternary(self, meta: Any, items: list[Any]) -> n.Ternary:
-        return n.Ternary(self._pos(meta), items[0], items[1], items[2])
+        return self.nest(n.Ternary(self._pos(meta), items[0], items[1], items[2]), *items)
 
     def or_test(self, meta: Any, items: list[Any]) -> n.BoolOp:
-        return n.BoolOp(self._pos(meta), "or", list(items))
+        return self.nest(n.BoolOp(self._pos(meta), "or", list(items)), *items)
 
     def and_test(self, meta: Any, items: list[Any]) -> n.BoolOp:
-        return n.BoolOp(self._pos(meta), "and", list(items))
+        return self.nest(n.BoolOp(self._pos(meta), "and", list(items)), *items)
 
     def not_op(self, meta: Any, items: list[Any]) -> n.UnaryOp:
-        return n.UnaryOp(self._pos(meta), "not", items[0])
+        return self.nest(n.UnaryOp(self._pos(meta), "not", items[0]), items[0])
 
     def comparison(self, meta: Any, items: list[Any]) -> n.Compare:
-        return n.Compare(self._pos(meta), items[0], [t.value for t in items[1::2]],
-                         list(items[2::2]))
+        return self.nest(n.Compare(self._pos(meta), items[0], [t.value for t in items[1::2]],
+                                   list(items[2::2])), *items[0::2])
 
     def _binary_chain(self, meta: Any, items: list[Any]) -> n.Expr:
         result = items[0]
         for op, right in zip(items[1::2], items[2::2], strict=True):
-            result = n.BinOp(Pos(self.file, result.pos.line, result.pos.column, right.pos.end_line,
-                                 right.pos.end_column), op.value, result, right)
+            result = self.nest(n.BinOp(Pos(self.file, result.pos.line, result.pos.column,
+                                           right.pos.end_line, right.pos.end_column),
+                                       op.value, result, right), result, right)
         return result
 
     arith = _binary_chain
@@ -390,17 +414,19 @@ class ToNodes(Transformer_NonRecursive):
         op, operand = items
         if isinstance(operand, n.Number) and op.value == "-":
             return n.Number(self._pos(meta), -operand.value)
-        return n.UnaryOp(self._pos(meta), op.value, operand)
+        return self.nest(n.UnaryOp(self._pos(meta), op.value, operand), operand)
 
     def call(self, meta: Any, items: list[Any]) -> n.Call:
         func, ((args, kwargs), _) = items
-        return n.Call(self._pos(meta), func, args, kwargs)
+        return self.nest(n.Call(self._pos(meta), func, args, kwargs), func, *args,
+                         *[k.value for k in kwargs])
 
     def index(self, meta: Any, items: list[Any]) -> n.Index:
-        return n.Index(self._pos(meta), items[0], [i for i in items[1:] if i is not None])
+        subs = [i for i in items[1:] if i is not None]
+        return self.nest(n.Index(self._pos(meta), items[0], subs), *items)
 
     def attribute(self, meta: Any, items: list[Any]) -> n.Attribute:
-        return n.Attribute(self._pos(meta), items[0], items[1].value)
+        return self.nest(n.Attribute(self._pos(meta), items[0], items[1].value), items[0])
 
     def slice(self, meta: Any, items: list[Any]) -> n.Slice:
         return n.Slice(self._pos(meta), items[0], items[1], items[2])
