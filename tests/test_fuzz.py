@@ -188,6 +188,12 @@ def test_extreme_inputs(text: str) -> None:
     survives(text)
 
 
+def test_statements_after_return_found_by_atheris() -> None:
+    """The first crash atheris found: code after `return` reached the code generator."""
+    survives("network N(x: [2, 3]):\n    y = x -> relu\n    return y\n"
+             "    z = x -> flatten(start_dim=0)\n    return z\n")
+
+
 def test_long_chain_checks() -> None:
     survives("network Chain(x: [B, 16]):\n    x" + " -> relu" * 100_000 + "\n")
 

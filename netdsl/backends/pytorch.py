@@ -323,6 +323,7 @@ class ClassGen:
                 self.expr_stmt(stmt, frames[0], last, top)
             elif isinstance(stmt, n.Return):
                 self.fwd.writeline(f"return {self.fexpr(stmt.value, frames[0])}", stmt.pos)
+                break  # what follows never runs (the checker warned about it)
 
     def if_stmt(self, stmt: n.If, frames: list[Frame], final: bool) -> list[Frame]:
         """Writes the `if` into __init__ and forward; returns the explored frames it used."""
