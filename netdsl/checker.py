@@ -21,7 +21,7 @@ from typing import Any
 from . import nodes as n
 from . import shapes as s
 from .catalogue import LAYERS, MODULE_ATTRIBUTES, REQUIRED, TORCH_CLASSES, LayerSpec, Param
-from .dims import Dim, Ref, SInt, Sym, dim_str, expr_of, refs, shape_str
+from .dims import ARITHMETIC, Dim, Ref, SInt, Sym, dim_str, expr_of, shape_str
 from .errors import Diagnostic, Pos, SourceError
 from .render import render_call, torch_text
 from .values import (
@@ -108,21 +108,8 @@ def _substitute(e: Any, frame: Frame) -> Any:
         raise KeyError(e)
     if isinstance(e, int):
         return e
-    left, right = _substitute(e.left, frame), _substitute(e.right, frame)
-    return {"+": left.__add__, "-": left.__sub__, "*": left.__mul__, "//": left.__floordiv__,
-            "%": left.__mod__}[e.op](right) if isinstance(left, SInt) else _rop(e.op, left, right)
-
-
-def _rop(op: str, left: Any, right: Any) -> Any:
-    if op == "+":
-        return left + right
-    if op == "-":
-        return left - right
-    if op == "*":
-        return left * right
-    if op == "//":
-        return left // right
-    return left % right
+    # Python's operators: an SInt operand rebuilds the expression in the caller's terms
+    return ARITHMETIC[e.op](_substitute(e.left, frame), _substitute(e.right, frame))
 
 
 @dataclass(eq=False)
@@ -919,11 +906,9 @@ class Checker:
         elif isinstance(layer, TorchFactory):
             layer = self.configure(layer, [], [], site, site.pos, frame)
         elif isinstance(layer, BlockFactory):
-            d = layer.definition
             layer = self.configure(layer, [], [], site, site.pos, frame)
             if not isinstance(layer, BlockValue):
                 return POISON
-            del d
         if isinstance(layer, Repeated):
             value: Any = inputs if len(inputs) != 1 else inputs[0]
             if layer.shared and layer.copies is None:
@@ -1274,16 +1259,7 @@ class Checker:
                     f"the annotation {written} does not match the shape {value.tt}: dimension "
                     f"{axis} is {dim_str(actual)}, not {dim_str(expected)}", spec.pos,
                     notes=explain(value.whys[axis]),
-                    fix=f"write {shape_str(self.fix_shape(spec, shape, frame))}")
-
-    def fix_shape(self, spec: n.ShapeSpec, shape: tuple[Dim, ...], frame: Frame) -> list[Any]:
-        out: list[Any] = []
-        for expr, actual in zip(spec.dims, shape, strict=True):
-            if isinstance(expr, n.Name) and isinstance(actual, Sym) and str(actual) == expr.id:
-                out.append(actual)
-            else:
-                out.append(actual)
-        return out
+                    fix=f"write {shape_str(list(shape))}")
 
     def tensor_binop(self, e: n.BinOp, left: Any, right: Any, frame: Frame) -> Any:
         ops = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "//": "floordiv",
@@ -1550,10 +1526,6 @@ def _callee_of(func: n.Expr) -> list[str] | None:
     if isinstance(func, n.Attribute) and isinstance(func.value, n.Name):
         return [func.value.id, func.attr]
     return None
-
-
-def referenced_dims(value: Any) -> list[Ref]:
-    return refs(value.expr) if isinstance(value, SInt) else []
 
 
 __all__ = [

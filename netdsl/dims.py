@@ -48,10 +48,6 @@ Expr = Union[int, Ref, Op]
 PRECEDENCE = {"+": 1, "-": 1, "*": 2, "//": 2, "%": 2}
 
 
-def expr_size(e: Expr) -> int:
-    return e.size if isinstance(e, Op) else 1
-
-
 def make_op(op: str, left: Expr, right: Expr) -> Expr:
     # light algebra so that generated code reads as written: x + 0, x * 1, x // 1
     if right.__class__ is int:
@@ -92,17 +88,6 @@ def refs(e: Expr) -> list[Ref]:
             stack.append(item.right)
             stack.append(item.left)
     return out
-
-
-def substitute(e: Expr, mapping: dict[Ref, int]) -> int:
-    """Rewrite an expression with each Ref replaced by a value (int or SInt) of another scope."""
-    if isinstance(e, Ref):
-        return mapping[e] if e in mapping else SInt(0, e)  # unmapped refs keep their name
-    if isinstance(e, Op):
-        left = substitute(e.left, mapping)
-        right = substitute(e.right, mapping)
-        return _APPLY[e.op](left, right)
-    return e
 
 
 # ---------------------------------------------------------------- SInt
@@ -181,12 +166,8 @@ class SInt(int):
 
 _INT_OPS = {"+": int.__add__, "-": int.__sub__, "*": int.__mul__, "//": int.__floordiv__,
             "%": int.__mod__}
-_APPLY = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+ARITHMETIC = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
           "//": lambda a, b: a // b, "%": lambda a, b: a % b}
-
-
-def is_opaque(v: int) -> bool:
-    return isinstance(v, SInt) and OPAQUE in refs(v.expr)
 
 
 # ---------------------------------------------------------------- symbolic dims

@@ -193,9 +193,6 @@ class Repeated:
     copies: list[Any] | None = None
 
 
-Callable_ = (LayerFactory, TorchFactory, BlockFactory, LayerValue, BlockValue, Repeated)
-
-
 def describe(value: object) -> str:
     if isinstance(value, Tensor):
         return f"a tensor {value.tt}"
