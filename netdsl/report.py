@@ -90,7 +90,9 @@ def network_json(net: NetworkResult) -> dict[str, Any]:
                    for name, tt in net.inputs],
         "outputs": [{"shape": shape_json(tt.shape), "dtype": tt.dtype} for tt in net.outputs],
         "params": net.params,
-        "layers": [layer_json(node) for node in layer_rows(net)],
+        # layers and tensor operations, each counted once: their params add up to the total
+        "layers": [layer_json(node) for node in layer_rows(net) if node.kind != "block"],
+        "blocks": [layer_json(node) for node in layer_rows(net) if node.kind == "block"],
     }
 
 

@@ -50,6 +50,16 @@ def test_check_json_follows_the_contract() -> None:
     assert sum(layer["params"] for layer in net["layers"]) == 145578
 
 
+def test_check_json_layers_add_up_with_blocks() -> None:
+    result = run("check", str(EXAMPLES / "unet.net"), "--json")
+    net = json.loads(result.stdout)["networks"][0]
+    assert sum(layer["params"] for layer in net["layers"]) == net["params"] == 31_037_698
+    down1 = next(b for b in net["blocks"] if b["name"] == "down1")
+    assert down1["op"] == "Down" and down1["params"] == 221_696
+    assert down1["output_shape"] == ["B", 128, 286, 286]
+    assert any(layer["name"] == "down1.double_conv1.conv1" for layer in net["layers"])
+
+
 def test_check_json_reports_errors_with_exit_1() -> None:
     result = run("check", str(EXAMPLES / "mnist_resnet_padded.net"), "--json")
     assert result.exit_code == Exit.SOURCE
