@@ -1358,8 +1358,8 @@ class Checker:
                 if bounds[2] is not None and bounds[2] <= 0:
                     raise SourceError("slice step must be positive", item.pos)
                 if isinstance(size, Sym):
-                    new: Dim = size if bounds == [None, None, None] else Sym(
-                        (), 1, f"len({size}[{self.label(item.pos)}])")
+                    new: Dim = size if bounds == [None, None, None] else Sym.atom(
+                        f"len({size}[{self.label(item.pos)}])")
                 else:
                     new = len(range(*slice(*bounds).indices(int(size))))
                     if new == 0:

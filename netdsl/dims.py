@@ -174,94 +174,142 @@ ARITHMETIC = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b
 
 
 class Sym:
-    """A dimension unknown until run time: a product ``coeff * names`` or an opaque text."""
+    """A dimension unknown until run time: a polynomial with integer coefficients in named
+    sizes (`B`, `T`, `H - 2`, `8*H*W`). What is not a polynomial (a division that does not
+    come out even) becomes an atom named by its text, like `((H - 3)//2)`, so sizes print as
+    a person would write them and equal sizes computed differently compare equal."""
 
-    __slots__ = ("coeff", "names", "text")
+    __slots__ = ("terms",)
 
-    def __init__(self, names: tuple[str, ...], coeff: int = 1, text: str | None = None) -> None:
-        self.names = names
-        self.coeff = coeff
-        self.text = text
+    def __init__(self, terms: tuple[tuple[tuple[str, ...], int], ...]) -> None:
+        self.terms = terms  # sorted (monomial, coefficient); the monomial () is the constant
 
     @staticmethod
     def named(name: str) -> Sym:
-        return Sym((name,))
+        return Sym(((((name,), 1)),))
+
+    @staticmethod
+    def atom(text: str) -> Sym:
+        return Sym.named(f"({text})")
+
+    @staticmethod
+    def _make(terms: dict[tuple[str, ...], int]) -> Dim:
+        kept = tuple(sorted(((m, c) for m, c in terms.items() if c), key=_term_order))
+        if all(not m for m, _ in kept):  # no names left: a plain number
+            return sum(c for _, c in kept)
+        return Sym(kept)
+
+    def _dict(self) -> dict[tuple[str, ...], int]:
+        return dict(self.terms)
 
     def __str__(self) -> str:
-        if self.text is not None:
-            return self.text
-        parts = ([str(self.coeff)] if self.coeff != 1 else []) + list(self.names)
-        return "*".join(parts)
+        parts: list[str] = []
+        for monomial, coeff in self.terms:
+            names = "*".join(monomial)
+            magnitude = abs(coeff)
+            if not monomial:
+                body = str(magnitude)
+            elif magnitude == 1:
+                body = names
+            else:
+                body = f"{magnitude}*{names}"
+            if not parts:
+                parts.append(body if coeff > 0 else f"-{body}")
+            else:
+                parts.append(f"+ {body}" if coeff > 0 else f"- {body}")
+        return " ".join(parts)
 
     __repr__ = __str__
 
-    def _key(self) -> tuple[object, ...]:
-        return (self.text,) if self.text is not None else (self.coeff, self.names)
+    def evaluate(self, sizes: dict[str, int]) -> int:
+        """The size once the named ones are known (atoms cannot be evaluated)."""
+        total = 0
+        for monomial, coeff in self.terms:
+            value = coeff
+            for name in monomial:
+                value *= sizes[name]
+            total += value
+        return total
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Sym) and self._key() == other._key()
+        return isinstance(other, Sym) and self.terms == other.terms
 
     def __hash__(self) -> int:
-        return hash(self._key())
+        return hash(self.terms)
 
-    def _opaque(self, op: str, other: object, swapped: bool = False) -> Sym:
-        a, b = (other, self) if swapped else (self, other)
-        return Sym((), 1, f"({a} {op} {b})")
+    @staticmethod
+    def _terms_of(value: object) -> dict[tuple[str, ...], int] | None:
+        if isinstance(value, Sym):
+            return value._dict()
+        if isinstance(value, int) and not isinstance(value, bool):
+            return {(): int(value)}
+        return None
 
-    def __mul__(self, other: object) -> Sym:
-        if isinstance(other, Sym):
-            if self.text is None and other.text is None:
-                return Sym(tuple(sorted(self.names + other.names)), self.coeff * other.coeff)
-            return self._opaque("*", other)
-        if isinstance(other, int):
-            if self.text is None:
-                return Sym(self.names, self.coeff * int(other))
-            return self._opaque("*", other)
-        return NotImplemented
+    def __add__(self, other: object) -> Dim:
+        theirs = Sym._terms_of(other)
+        if theirs is None:
+            return NotImplemented  # type: ignore[return-value]
+        mine = self._dict()
+        for m, c in theirs.items():
+            mine[m] = mine.get(m, 0) + c
+        return Sym._make(mine)
+
+    __radd__ = __add__
+
+    def __neg__(self) -> Dim:
+        return Sym._make({m: -c for m, c in self.terms})
+
+    def __sub__(self, other: object) -> Dim:
+        theirs = Sym._terms_of(other)
+        if theirs is None:
+            return NotImplemented  # type: ignore[return-value]
+        return self + Sym._make({m: -c for m, c in theirs.items()})
+
+    def __rsub__(self, other: object) -> Dim:
+        return (-self) + other  # type: ignore[operator]
+
+    def __mul__(self, other: object) -> Dim:
+        theirs = Sym._terms_of(other)
+        if theirs is None:
+            return NotImplemented  # type: ignore[return-value]
+        out: dict[tuple[str, ...], int] = {}
+        for m1, c1 in self.terms:
+            for m2, c2 in theirs.items():
+                m = tuple(sorted(m1 + m2))
+                out[m] = out.get(m, 0) + c1 * c2
+        return Sym._make(out)
 
     __rmul__ = __mul__
 
-    def __floordiv__(self, other: object) -> Sym:
+    def __floordiv__(self, other: object) -> Dim:
         if isinstance(other, int) and not isinstance(other, bool) and other != 0:
-            if self.text is None and self.coeff % int(other) == 0:
-                return Sym(self.names, self.coeff // int(other))
-            return self._opaque("//", other)
-        if isinstance(other, Sym) and other.text is None and self.text is None:
-            names = list(self.names)
-            for name in other.names:
-                if name not in names:
-                    return self._opaque("//", other)
-                names.remove(name)
-            if self.coeff % other.coeff == 0 and names:
-                return Sym(tuple(names), self.coeff // other.coeff)
-        return self._opaque("//", other)
+            k = int(other)
+            if all(c % k == 0 for _, c in self.terms):
+                return Sym._make({m: c // k for m, c in self.terms})
+            return Sym.atom(f"{_wrapped(self)}//{k}")
+        if isinstance(other, Sym):
+            if other == self:
+                return 1
+            return Sym.atom(f"{_wrapped(self)}//{_wrapped(other)}")
+        return NotImplemented  # type: ignore[return-value]
 
-    def __rfloordiv__(self, other: object) -> Sym:
-        return self._opaque("//", other, True)
+    def __rfloordiv__(self, other: object) -> Dim:
+        return Sym.atom(f"{other}//{_wrapped(self)}")
 
-    def __add__(self, other: object) -> Sym:
-        if isinstance(other, int) and not isinstance(other, bool) and other == 0:
-            return self
-        return self._opaque("+", other)
+    def __mod__(self, other: object) -> Dim:
+        return Sym.atom(f"{_wrapped(self)} % {_wrapped(other)}")
 
-    def __radd__(self, other: object) -> Sym:
-        if isinstance(other, int) and not isinstance(other, bool) and other == 0:
-            return self
-        return self._opaque("+", other, True)
+    def __rmod__(self, other: object) -> Dim:
+        return Sym.atom(f"{other} % {_wrapped(self)}")
 
-    def __sub__(self, other: object) -> Sym:
-        if isinstance(other, int) and not isinstance(other, bool) and other == 0:
-            return self
-        return self._opaque("-", other)
 
-    def __rsub__(self, other: object) -> Sym:
-        return self._opaque("-", other, True)
+def _term_order(term: tuple[tuple[str, ...], int]) -> tuple[int, tuple[str, ...]]:
+    return (-len(term[0]), term[0])  # highest degree first, the constant last
 
-    def __mod__(self, other: object) -> Sym:
-        return self._opaque("%", other)
 
-    def __rmod__(self, other: object) -> Sym:
-        return self._opaque("%", other, True)
+def _wrapped(value: object) -> str:
+    text = str(value)
+    return text if " " not in text else f"({text})"
 
 
 Dim = Union[int, Sym]

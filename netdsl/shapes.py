@@ -725,7 +725,7 @@ def upsample(call: Call) -> Applied:
             if not isinstance(f, (int, float)) or isinstance(f, bool) or f <= 0:
                 raise ShapeError(f"scale_factor must be positive, got {f!r}")
             if isinstance(dim, Sym):
-                spatial.append(dim * f if isinstance(f, int) else Sym((), 1, f"({dim} * {f})"))
+                spatial.append(dim * f if isinstance(f, int) else Sym.atom(f"{dim} * {f}"))
             else:
                 spatial.append(math.floor(dim * f) if isinstance(f, float) else dim * f)
     return Applied(TT((*x.shape[:2], *spatial), x.dtype), "Upsample")

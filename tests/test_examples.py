@@ -20,16 +20,7 @@ SIZES = {"B": 2, "T": 7}  # what the symbolic dimensions are at run time in thes
 
 
 def concrete(shape: tuple) -> tuple[int, ...]:
-    out = []
-    for d in shape:
-        if isinstance(d, Sym):
-            value = d.coeff
-            for name in d.names:
-                value *= SIZES[name]
-            out.append(value)
-        else:
-            out.append(int(d))
-    return tuple(out)
+    return tuple(d.evaluate(SIZES) if isinstance(d, Sym) else int(d) for d in shape)
 
 
 def make_inputs(net) -> list[torch.Tensor]:

@@ -243,3 +243,15 @@ def test_check_never_imports_torch() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_symbolic_sizes_read_as_written_and_compare_by_value() -> None:
+    source = ("network N(x: [B, 3, H, W]):\n    a = x -> conv(8, 3)\n"
+              "    b = x -> conv(8, 1) -> conv(8, 3)\n    (a + b) -> flatten(start_dim=2)\n")
+    program = netdsl.check_source(source)
+    assert str(program.networks[0].outputs[0]) == "[B, 8, H*W - 2*H - 2*W + 4]"
+    strided = netdsl.check_source("network N(x: [B, 3, H]):\n    x -> conv(4, 3, stride=2)\n")
+    assert str(strided.networks[0].outputs[0]) == "[B, 4, ((H - 3)//2) + 1]"
+    same = netdsl.check_source("network N(x: [B, T, 4]):\n"
+                               "    y = x -> flatten -> unflatten(1, (T, 4))\n    x + y\n")
+    assert str(same.networks[0].outputs[0]) == "[B, T, 4]"
