@@ -200,6 +200,7 @@ class Checker:
         self.nodes: list[Node] = []
         self.active: list[str] = []
         self._lines: dict[str, list[str]] = {}
+        self._dispatch: dict[type, Any] = {}
         self.forced: dict[int, int] = {}  # If statement -> branch, while exploring
         self.spec_uses: dict[str, list[Frame]] = {}
         self._explored: dict[tuple[int, int], list[Frame]] = {}
@@ -536,7 +537,9 @@ class Checker:
     # ------------------------------------------------------------ expressions
 
     def eval(self, e: n.Expr, frame: Frame) -> Any:
-        method = getattr(self, "eval_" + type(e).__name__)
+        method = self._dispatch.get(e.__class__)
+        if method is None:  # one method per node class, looked up once
+            method = self._dispatch[e.__class__] = getattr(self, "eval_" + type(e).__name__)
         return method(e, frame)
 
     def eval_Name(self, e: n.Name, frame: Frame) -> Any:
@@ -1007,6 +1010,8 @@ class Checker:
         node = self.new_node("layer" if is_module else "op", spec.name, name, lv.label,
                              (torch_text, spec, applied.cls, values), lv.pos, inputs, frame)
         node.params = params
+        for block in node.scope:  # each enclosing block use totals its layers
+            block.meta["params"] += params
         node.meta["cls"] = applied.cls
         node.meta["args"] = values
         if lv.shared and lv.instance is not None:
@@ -1146,6 +1151,7 @@ class Checker:
                               f"{len(inputs)}", bv.pos, fix=fix)
         name = self.attr_name(frame, site, bv, index)
         node = self.new_node("block", d.name, name, bv.label, "", bv.pos, inputs, frame)
+        node.meta["params"] = 0  # grows as its layers are checked
         child = Frame(d, prefix=name + ".", scope=frame.scope + (node,), caller=frame,
                       call_pos=bv.pos, speculative=frame.speculative)
         for p in d.hyperparams:
@@ -1166,8 +1172,7 @@ class Checker:
             return POISON
         out = self.leave_block(result, child)
         node.outputs = [t.tt for t in flat_tensors(out)]
-        node.params = 0  # the block's layers are counted themselves
-        node.meta["params"] = sum(x.params for x in self.nodes if node in x.scope)
+        node.params = 0  # the block's layers are counted themselves; meta["params"] totals them
         return out
 
     def enter_block(self, p: n.Param, tensor: Tensor, child: Frame, bv: BlockValue) -> Tensor:
