@@ -25,3 +25,21 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 
 def example_files() -> list[Path]:
     return sorted(p for p in EXAMPLES.glob("*.net") if "padded" not in p.name)
+
+
+def outputs_across_hash_seeds(expression: str, path: Path) -> set[str]:
+    """What `expression` (over `netdsl` and `program`) prints in fresh processes with
+    different PYTHONHASHSEED values: one element when the output is deterministic."""
+    import os
+    import subprocess
+
+    script = (f"import netdsl, sys; program = netdsl.check_file(sys.argv[1]); "
+              f"sys.stdout.write({expression})")
+    outputs = set()
+    for seed in ("0", "1", "12345"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        result = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
+                                text=True, env=env, cwd=ROOT, timeout=120)
+        assert result.returncode == 0, result.stderr
+        outputs.add(result.stdout)
+    return outputs

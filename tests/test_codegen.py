@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import ast
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import EXAMPLES, GOLDEN, ROOT, example_files
+from conftest import EXAMPLES, GOLDEN, example_files, outputs_across_hash_seeds
 from test_examples import concrete, make_inputs
 from torch import nn
 
@@ -197,17 +195,9 @@ def test_network_hyperparameters_are_constructor_arguments() -> None:
     assert model(torch.randn(1, 1, 64, 64)).shape == (1, 3, 64, 64)
 
 
-def test_byte_identical_across_runs_and_hash_seeds(tmp_path: Path) -> None:
-    script = ("import netdsl, sys; sys.stdout.write(netdsl.to_pytorch("
-              "netdsl.check_file(sys.argv[1])))")
-    outputs = set()
-    for seed in ("0", "1", "12345"):
-        env = dict(os.environ, PYTHONHASHSEED=seed)
-        result = subprocess.run([sys.executable, "-c", script, str(EXAMPLES / "unet.net")],
-                                capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
-        assert result.returncode == 0, result.stderr
-        outputs.add(result.stdout)
-    assert len(outputs) == 1
+def test_byte_identical_across_runs_and_hash_seeds() -> None:
+    assert len(outputs_across_hash_seeds("netdsl.to_pytorch(program)",
+                                         EXAMPLES / "unet.net")) == 1
 
 
 def test_build_reports_unknown_networks() -> None:

@@ -650,46 +650,14 @@ class ClassGen:
                     a[p.name] = self.fexpr(value, frame)
             elif not p.star and p.default is not REQUIRED:
                 a[p.name] = py_literal(p.default)
-        x = _atom(inputs[0]) if inputs else ""
-        name = spec.name
-        if name == "cat":
-            return f"torch.cat([{', '.join(inputs)}], dim={a['dim']})"
-        if name == "stack":
-            return f"torch.stack([{', '.join(inputs)}], dim={a['dim']})"
-        if name == "add":
-            return " + ".join(_atom(i) for i in inputs)
-        if name == "mul":
-            return " * ".join(_atom(i) for i in inputs)
-        if name in ("mean", "sum", "amax"):
-            args = [] if a["dim"] == "None" else [f"dim={a['dim']}"]
-            if a["keepdim"] != "False":
-                args.append(f"keepdim={a['keepdim']}")
-            return f"{x}.{name}({', '.join(args)})"
-        if name in ("reshape", "view"):
-            return f"{x}.{name}({a['shape']})"
-        if name == "permute":
-            return f"{x}.permute({a['dims']})"
-        if name == "transpose":
-            return f"{x}.transpose({a['dim0']}, {a['dim1']})"
-        if name == "squeeze":
-            return f"{x}.squeeze()" if a["dim"] == "None" else f"{x}.squeeze({a['dim']})"
-        if name == "unsqueeze":
-            return f"{x}.unsqueeze({a['dim']})"
-        if name == "chunk":
-            return f"torch.chunk({inputs[0]}, {a['chunks']}, dim={a['dim']})"
-        if name == "split":
-            return f"torch.split({inputs[0]}, {a['split_size_or_sections']}, dim={a['dim']})"
-        if name == "pad":
+        if spec.name == "pad":
             self.gen.needs_f = True
-            extra = "" if a["mode"] == '"constant"' else f", mode={a['mode']}"
-            if a["value"] != "None":
-                extra += f", value={a['value']}"
-            return f"F.pad({inputs[0]}, {a['pad']}{extra})"
-        if name == "pad_to_match":
-            self.gen.needs_f = True
-            self.gen.needs_pad_to_match = True
-            return f"pad_to_match({inputs[0]}, {inputs[1]})"
-        raise Unsupported(name)
+        if spec.name == "pad_to_match":
+            self.gen.needs_f = self.gen.needs_pad_to_match = True
+        write = FUNCTIONS.get(spec.name)
+        if write is None:
+            raise Unsupported(spec.name)
+        return write(inputs, _atom(inputs[0]) if inputs else "", a)
 
     # ------------------------------------------------------------ constructors
 
@@ -906,6 +874,46 @@ def display_name(path: str) -> str:
     name = path.replace("\\", "/").rsplit("/", 1)[-1]
     return re.sub(r"[^A-Za-z0-9_.\-]", "_", name)[:80] or "source"
 
+
+def _reduction(name: str) -> Any:
+    def write(ins: list[str], x: str, a: dict[str, str]) -> str:
+        args = [] if a["dim"] == "None" else [f"dim={a['dim']}"]
+        if a["keepdim"] != "False":
+            args.append(f"keepdim={a['keepdim']}")
+        return f"{x}.{name}({', '.join(args)})"
+    return write
+
+
+def _pad(ins: list[str], x: str, a: dict[str, str]) -> str:
+    extra = "" if a["mode"] == '"constant"' else f", mode={a['mode']}"
+    if a["value"] != "None":
+        extra += f", value={a['value']}"
+    return f"F.pad({ins[0]}, {a['pad']}{extra})"
+
+
+# How each tensor function is written in forward: (inputs, first input as an operand,
+# arguments as code) -> code. One entry per catalogue layer that is not an nn.Module.
+FUNCTIONS: dict[str, Any] = {
+    "cat": lambda ins, x, a: f"torch.cat([{', '.join(ins)}], dim={a['dim']})",
+    "stack": lambda ins, x, a: f"torch.stack([{', '.join(ins)}], dim={a['dim']})",
+    "add": lambda ins, x, a: " + ".join(_atom(i) for i in ins),
+    "mul": lambda ins, x, a: " * ".join(_atom(i) for i in ins),
+    "mean": _reduction("mean"),
+    "sum": _reduction("sum"),
+    "amax": _reduction("amax"),
+    "reshape": lambda ins, x, a: f"{x}.reshape({a['shape']})",
+    "view": lambda ins, x, a: f"{x}.view({a['shape']})",
+    "permute": lambda ins, x, a: f"{x}.permute({a['dims']})",
+    "transpose": lambda ins, x, a: f"{x}.transpose({a['dim0']}, {a['dim1']})",
+    "squeeze": lambda ins, x, a: f"{x}.squeeze()" if a["dim"] == "None"
+    else f"{x}.squeeze({a['dim']})",
+    "unsqueeze": lambda ins, x, a: f"{x}.unsqueeze({a['dim']})",
+    "chunk": lambda ins, x, a: f"torch.chunk({ins[0]}, {a['chunks']}, dim={a['dim']})",
+    "split": lambda ins, x, a: f"torch.split({ins[0]}, {a['split_size_or_sections']}, "
+                               f"dim={a['dim']})",
+    "pad": _pad,
+    "pad_to_match": lambda ins, x, a: f"pad_to_match({ins[0]}, {ins[1]})",
+}
 
 _OPERATORS = (n.TupleExpr, n.BinOp, n.UnaryOp, n.BoolOp, n.Compare, n.Ternary)
 
