@@ -401,6 +401,8 @@ class Checker:
             result = POISON
         if not frame.speculative:
             for name, pos in frame.bound.items():
+                if name.startswith("_"):  # Python's convention for a value left unused
+                    continue
                 if frame.kinds.get(name) == "tensor" and not contains_poison(frame.env.get(name)):
                     self.warn(f"{name!r} is computed but never used", pos, frame)
                 elif frame.kinds.get(name) == "layer":

@@ -524,6 +524,52 @@ class GoogLeNet(nn.Module):
         return self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
 
 
+class Fire(nn.Module):
+    def __init__(self, inplanes, squeeze, expand1x1, expand3x3):
+        super().__init__()
+        self.squeeze = nn.Conv2d(inplanes, squeeze, kernel_size=1)
+        self.expand1x1 = nn.Conv2d(squeeze, expand1x1, kernel_size=1)
+        self.expand3x3 = nn.Conv2d(squeeze, expand3x3, kernel_size=3, padding=1)
+
+    def forward(self, x):
+        x = F.relu(self.squeeze(x))
+        return torch.cat([F.relu(self.expand1x1(x)), F.relu(self.expand3x3(x))], 1)
+
+
+class SqueezeNet(nn.Module):
+    def __init__(self, num_classes=1000):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 96, kernel_size=7, stride=2), nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+            Fire(96, 16, 64, 64), Fire(128, 16, 64, 64), Fire(128, 32, 128, 128),
+            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+            Fire(256, 32, 128, 128), Fire(256, 48, 192, 192), Fire(384, 48, 192, 192),
+            Fire(384, 64, 256, 256),
+            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+            Fire(512, 64, 256, 256),
+        )
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=0.5), nn.Conv2d(512, num_classes, kernel_size=1), nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d((1, 1)))
+
+    def forward(self, x):
+        return torch.flatten(self.classifier(self.features(x)), 1)
+
+
+class GruClassifier(nn.Module):
+    def __init__(self, vocab=5000, classes=4):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, 64)
+        self.dropout = nn.Dropout(0.2)
+        self.gru = nn.GRU(64, 128, num_layers=2, batch_first=True)
+        self.fc = nn.Linear(128, classes)
+
+    def forward(self, tokens):
+        _, h = self.gru(self.dropout(self.embedding(tokens)))
+        return self.fc(h[-1])
+
+
 # ---------------------------------------------------------------- which is which
 
 REFERENCES = {
@@ -543,4 +589,6 @@ REFERENCES = {
     "resnet152.net": {"ResNet152": resnet152},
     "mobilenet_v2.net": {"MobileNetV2": MobileNetV2},
     "googlenet.net": {"GoogLeNet": GoogLeNet},
+    "squeezenet.net": {"SqueezeNet": SqueezeNet},
+    "gru_classifier.net": {"GruClassifier": GruClassifier},
 }
