@@ -765,8 +765,10 @@ class Checker:
     @staticmethod
     def torch_factory(name: str, pos: Pos) -> TorchFactory:
         if not TORCH_CLASS_NAME.fullmatch(name):
+            close = suggest(name, TORCH_CLASSES) or suggest(name.capitalize(), TORCH_CLASSES)
             raise SourceError(f"nn.{name} is not a torch.nn class name (those are CamelCase, "
-                              f"like nn.Conv2d)", pos)
+                              f"like nn.Conv2d)", pos,
+                              fix=f"did you mean nn.{close}?" if close else None)
         return TorchFactory(name, TORCH_CLASSES.get(name))
 
     def configure(self, factory: Any, args: list[n.Expr], kwargs: list[n.Keyword], site: Any,
@@ -789,6 +791,8 @@ class Checker:
                 raise SourceError(f"{describe(value)} cannot be an argument", expr.pos)
         if isinstance(factory, LayerFactory):
             spec = factory.spec
+            if spec.inferred:
+                self.check_pytorch_order(spec, values)
             bound, given = self.bind_args(spec.signature, spec.inferred, values, kw_values,
                                           spec.name, pos)
             return LayerValue(spec, bound, given, label, pos, site)
@@ -819,6 +823,38 @@ class Checker:
         hyper = self.block_hyper(d, bound, frame)
         return BlockValue(d, hyper, given, site if isinstance(site, n.Call) else None, label, pos,
                           site)
+
+    def check_pytorch_order(self, spec: LayerSpec, values: list[tuple[Any, n.Expr]]) -> None:
+        """A layer whose input sizes are inferred takes only its required arguments by
+        position: `batchnorm(16)` or `conv(3, 32, 5)` in PyTorch's order would otherwise
+        silently mean something else (eps=16; a kernel of 32)."""
+        required = [p.name for p in spec.signature if p.default is REQUIRED and not p.star]
+        if len(values) <= len(required):
+            return
+        extra = values[len(required)][1]
+        inferred = ", ".join(spec.inferred)
+        if required:
+            takes = (f"{spec.name} takes {len(required)} positional argument"
+                     f"{'s' if len(required) > 1 else ''} ({', '.join(required)}); "
+                     f"the others go by name")
+        else:
+            takes = f"{spec.name} takes its arguments by name"
+        torch_names = ", ".join([*spec.inferred, *required])
+        cls = spec.classes[len(spec.classes) // 2] if spec.classes else spec.name  # the 2d one
+        if required and len(values) == len(required) + len(spec.inferred):
+            # exactly PyTorch's order: drop the sizes netdsl infers
+            kept = [self.label(e.pos) or "..." for _, e in values[len(spec.inferred):]]
+            fix = f"write {spec.name}({', '.join(kept)})"
+        elif required:
+            fix = f"e.g. {spec.name}({', '.join(required)}, stride=...)" if spec.name in (
+                "conv", "convtranspose") else None
+        else:
+            fix = f"write {spec.name}, or {spec.name}({spec.inferred[0]}=...) to check the size"
+        raise SourceError(
+            takes, extra.pos,
+            notes=[f"netdsl infers {inferred} from the input, so PyTorch's "
+                   f"{cls}({torch_names}, ...) is {spec.name}({', '.join(required)}, ...) here"],
+            fix=fix)
 
     def block_hyper(self, d: n.Definition, bound: dict[str, Any], frame: Frame) -> dict[str, Any]:
         """Hyperparameter values; defaults may refer to earlier hyperparameters."""
