@@ -130,6 +130,21 @@ def suggest(name: str, options: Any) -> str | None:
     return close[0] if close else None
 
 
+def pytorch_spelling(name: str) -> str | None:
+    """The netdsl layer for a PyTorch function or method name: max_pool2d -> maxpool,
+    adaptive_avg_pool2d -> adaptive_avgpool, interpolate -> upsample, view -> view."""
+    def plain(text: str) -> str:
+        return re.sub(r"[123]d$", "", text).replace("_", "").lower()
+
+    if name == "interpolate":
+        return "upsample"
+    wanted = plain(name)
+    for layer in LAYERS:
+        if plain(layer) == wanted:
+            return layer
+    return None
+
+
 def did_you_mean(name: str, options: Any) -> str | None:
     close = suggest(name, options)
     return f"did you mean {close!r}?" if close else None
@@ -700,8 +715,18 @@ class Checker:
         return [self.eval(a, frame) for a in e.args]
 
     def eval_Attribute(self, e: n.Attribute, frame: Frame) -> Any:
-        if isinstance(e.value, n.Name) and e.value.id == "nn" and "nn" not in frame.env:
+        owner = e.value.id if isinstance(e.value, n.Name) else None
+        if owner == "nn" and "nn" not in frame.env:
             return self.torch_factory(e.attr, e.pos)
+        layer = pytorch_spelling(e.attr)
+        if owner in ("F", "torch", "functional") and owner not in frame.env:
+            raise SourceError(f"{owner}.{e.attr} is PyTorch's spelling; netdsl names its layers "
+                              f"directly and applies them with ->", e.pos,
+                              fix=f"write x -> {layer}" if layer else None)
+        if owner is not None and frame.kinds.get(owner) == "tensor":
+            raise SourceError(f"tensors have no methods in netdsl; {owner}.{e.attr}(...) is a "
+                              f"stage", e.pos,
+                              fix=f"write {owner} -> {layer}(...)" if layer else None)
         raise SourceError("only torch classes are reached with '.', as in nn.Conv2d", e.pos)
 
     def eval_Pipeline(self, e: n.Pipeline, frame: Frame) -> Any:
