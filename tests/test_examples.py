@@ -14,9 +14,10 @@ from netdsl.dims import Sym
 
 # Layers whose output shapes are compared one by one, in execution order.
 COMPARED = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.Linear, nn.BatchNorm2d,
-            nn.LSTM, nn.GRU, nn.Embedding, nn.MaxPool2d, nn.TransformerEncoderLayer)
+            nn.LSTM, nn.GRU, nn.Embedding, nn.MaxPool2d, nn.TransformerEncoderLayer,
+            nn.TransformerDecoderLayer, nn.MultiheadAttention)
 COMPARED_NAMES = {cls.__name__ for cls in COMPARED}
-SIZES = {"B": 2, "T": 7}  # what the symbolic dimensions are at run time in these tests
+SIZES = {"B": 2, "T": 7, "S": 5}  # the symbolic dimensions at run time in these tests
 
 
 def concrete(shape: tuple) -> tuple[int, ...]:

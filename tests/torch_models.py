@@ -570,6 +570,66 @@ class GruClassifier(nn.Module):
         return self.fc(h[-1])
 
 
+class TinyViT(nn.Module):
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 64, 4, stride=4)
+        self.encoder = nn.Sequential(*[
+            nn.TransformerEncoderLayer(64, 4, dim_feedforward=128, batch_first=True)
+            for _ in range(2)])
+        self.norm = nn.LayerNorm(64)
+        self.fc = nn.Linear(64, num_classes)
+
+    def forward(self, x):
+        patches = self.patch(x).flatten(2).transpose(1, 2)
+        return self.fc(self.norm(self.encoder(patches).mean(dim=1)))
+
+
+class Seq2Seq(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.src_embedding = nn.Embedding(1000, 32)
+        self.encoder = nn.TransformerEncoderLayer(32, 4, batch_first=True)
+        self.tgt_embedding = nn.Embedding(1000, 32)
+        self.decoder = nn.TransformerDecoderLayer(32, 4, batch_first=True)
+        self.attention = nn.MultiheadAttention(32, 4, batch_first=True)
+        self.fc = nn.Linear(32, 1000)
+
+    def forward(self, src, tgt):
+        memory = self.encoder(self.src_embedding(src))
+        out = self.decoder(self.tgt_embedding(tgt), memory)
+        attended, _ = self.attention(out, memory, memory)
+        return self.fc(attended)
+
+
+class DenseLayer(nn.Module):
+    def __init__(self, in_channels, growth):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.BatchNorm2d(in_channels), nn.ReLU(), nn.Conv2d(in_channels, 4 * growth, 1,
+                                                             bias=False),
+            nn.BatchNorm2d(4 * growth), nn.ReLU(),
+            nn.Conv2d(4 * growth, growth, 3, padding=1, bias=False))
+
+    def forward(self, x):
+        return torch.cat([x, self.body(x)], 1)
+
+
+class TinyDenseNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 24, 3, padding=1, bias=False)
+        self.block1 = nn.Sequential(*[DenseLayer(24 + 12 * i, 12) for i in range(4)])
+        self.transition = nn.Sequential(nn.BatchNorm2d(72), nn.ReLU(),
+                                        nn.Conv2d(72, 36, 1, bias=False), nn.AvgPool2d(2))
+        self.block2 = nn.Sequential(*[DenseLayer(36 + 12 * i, 12) for i in range(4)])
+        self.head = nn.Sequential(nn.BatchNorm2d(84), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                                  nn.Flatten(), nn.Linear(84, 10))
+
+    def forward(self, x):
+        return self.head(self.block2(self.transition(self.block1(self.stem(x)))))
+
+
 # ---------------------------------------------------------------- which is which
 
 REFERENCES = {
@@ -591,4 +651,7 @@ REFERENCES = {
     "googlenet.net": {"GoogLeNet": GoogLeNet},
     "squeezenet.net": {"SqueezeNet": SqueezeNet},
     "gru_classifier.net": {"GruClassifier": GruClassifier},
+    "tiny_vit.net": {"TinyViT": TinyViT},
+    "seq2seq.net": {"Seq2Seq": Seq2Seq},
+    "tiny_densenet.net": {"TinyDenseNet": TinyDenseNet},
 }

@@ -815,7 +815,7 @@ class ClassGen:
             if ref == OPAQUE or ref.kind == "anon":
                 if not self.is_block:
                     return py_literal(int(value))
-                return self.size_param(expr, hint)
+                return self.size_param(expr, self.axis_name(expr) or hint)
             if ref.kind == "dim":
                 if not self.is_block:
                     return py_literal(int(value))
@@ -825,6 +825,21 @@ class ClassGen:
             else:
                 names[ref] = self.init_ns.name(ref.name)
         return _render(expr, names)
+
+    def axis_name(self, expr: Any) -> str | None:
+        """An unnamed input size is named for what it is, whichever layer needs it first:
+        in_channels for dimension 1 of an image-like input, in_features for the last."""
+        if not (isinstance(expr, Ref) and expr.kind == "anon"):
+            return None
+        input_name, axis = expr.name.rsplit(".", 1)
+        for p, tensor in zip(self.d.inputs, self.frames[0].inputs, strict=False):
+            if p.name == input_name:
+                rank = tensor.tt.rank
+                if int(axis) == rank - 1:
+                    return "in_features"
+                if int(axis) == 1 and rank >= 3:
+                    return "in_channels"
+        return None
 
     def size_param(self, key: Any, hint: str) -> str:
         if key in self._size_keys:
