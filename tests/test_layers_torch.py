@@ -322,13 +322,8 @@ def test_multihead_attention(data: Any) -> None:
     shape = (*shape_of(d, d(st.integers(1, 2)), 1, 4), e)
     bias = d(st.booleans())
 
-    def build() -> Any:
-        mha = nn.MultiheadAttention(e, heads, bias=bias, batch_first=batch_first)
-        return lambda x: mha(x, x, x) if True else None
-
     got = netdsl_run(call("multihead_attention", heads, bias=bias, batch_first=batch_first),
                      [shape])
-    mha = None
     try:
         mha = nn.MultiheadAttention(e, heads, bias=bias, batch_first=batch_first)
         mha.eval()
@@ -339,10 +334,9 @@ def test_multihead_attention(data: Any) -> None:
         want = ("error", str(exc))
     if want[0] == "ok":
         assert got[0] == "ok", got[1]
-        assert got[1:3] == tuple(want[1:3]) or (got[1], got[2]) == (want[1], want[2])
+        assert (got[1], got[2]) == (want[1], want[2])  # output shapes, parameter count
     else:
         assert got[0] == "error"
-    del build
 
 
 @SETTINGS

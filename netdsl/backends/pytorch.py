@@ -386,11 +386,6 @@ class ClassGen:
                     target.outdent()
         return explored
 
-    def kind(self, name: str, frame: Frame) -> str:
-        if name in self.hyper_names and frame.kinds.get(name) == "hyper":
-            return "hyper"
-        return frame.kinds.get(name, "")
-
     def assign(self, stmt: n.Assign, frame: Frame) -> None:
         target, value = stmt.target, stmt.value
         if isinstance(target, n.Name):
@@ -400,7 +395,7 @@ class ClassGen:
             if kind == "layer" and isinstance(value, n.Call):
                 code = self.site_ctor(value, frame)
                 if code is not None:
-                    attr = self.attr(target.id)
+                    attr = target.id
                     self.init.writeline(f"self.{attr} = {code}", stmt.pos)
                 return
             if kind in ("local", "hyper", "dim") and not self.is_tensor_expr(value, frame):
@@ -559,9 +554,6 @@ class ClassGen:
             self.stored[name] = self.attr_ns.name(name)
         return self.stored[name]
 
-    def attr(self, name: str) -> str:
-        return name  # bound layer names and site names are validated by the checker
-
     def index_code(self, e: n.Index, frame: Frame) -> str:
         base = self.fexpr(e.value, frame, PRECEDENCE["unary"] + 1)
         parts = []
@@ -589,7 +581,7 @@ class ClassGen:
             return f"{code}[0]" if primary else code
         if isinstance(func, n.Name) and frame.kinds.get(func.id) == "layer":
             value = frame.env.get(func.id)
-            code, primary = self.apply_value(value, self.attr(func.id), inputs, multi)
+            code, primary = self.apply_value(value, func.id, inputs, multi)
             return f"{code}[0]" if primary else code
         raise Unsupported("call")
 
@@ -598,7 +590,7 @@ class ClassGen:
         name = stage.callee[0]
         if len(stage.callee) == 1 and frame.kinds.get(name) == "layer" and not stage.called:
             value = frame.env.get(name)
-            return self.apply_value(value, self.attr(name), inputs, multi)
+            return self.apply_value(value, name, inputs, multi)
         return self.apply_site(stage, inputs, frame, multi)
 
     def apply_value(self, value: Any, attr: str, inputs: list[str],
