@@ -560,20 +560,24 @@ class Checker:
         return method(e, frame)
 
     def eval_Name(self, e: n.Name, frame: Frame) -> Any:
+        return self.lookup(e.id, e.pos, frame)
+
+    def lookup(self, name: str, pos: Pos, frame: Frame) -> Any:
         env = frame.env
-        if e.id in env:
-            frame.bound.pop(e.id, None)
-            return env[e.id]
-        if e.id in LAYERS:
-            return LayerFactory(LAYERS[e.id])
-        if e.id in self.definitions and self.definitions[e.id].kind == "block":
-            return BlockFactory(self.definitions[e.id])
-        if e.id in self.definitions:
-            raise SourceError(f"{e.id!r} is a network; only blocks can be used inside another "
-                              f"network", e.pos, fix=f"declare it as `block {e.id}`")
+        if name in env:
+            if frame.bound:
+                frame.bound.pop(name, None)
+            return env[name]
+        if name in LAYERS:
+            return LayerFactory(LAYERS[name])
+        if name in self.definitions and self.definitions[name].kind == "block":
+            return BlockFactory(self.definitions[name])
+        if name in self.definitions:
+            raise SourceError(f"{name!r} is a network; only blocks can be used inside another "
+                              f"network", pos, fix=f"declare it as `block {name}`")
         options = list(env) + list(LAYERS) + [k for k, d in self.definitions.items()
                                                if d.kind == "block"]
-        raise SourceError(f"unknown name {e.id!r}", e.pos, fix=did_you_mean(e.id, options))
+        raise SourceError(f"unknown name {name!r}", pos, fix=did_you_mean(name, options))
 
     def eval_Number(self, e: n.Number, frame: Frame) -> Any:
         return e.value
@@ -762,7 +766,7 @@ class Checker:
                                            if d.kind == "block"]
                 raise SourceError(f"unknown layer or block {name!r}", stage.pos,
                                   fix=did_you_mean(name, options))
-            value = self.eval_Name(n.Name(stage.pos, name), frame)
+            value = self.lookup(name, stage.pos, frame)
         if isinstance(value, Poison):
             return POISON
         if stage.called:
@@ -799,9 +803,10 @@ class Checker:
     def configure(self, factory: Any, args: list[n.Expr], kwargs: list[n.Keyword], site: Any,
                   pos: Pos, frame: Frame) -> Any:
         label = self.label(pos) or self.factory_name(factory)
-        values = [(self.eval(a, frame), a) for a in args]
-        kw_values = [(k.name, self.eval(k.value, frame), k) for k in kwargs]
-        for value, expr in values + [(v, k.value) for _, v, k in kw_values]:
+        values = [(self.eval(a, frame), a) for a in args] if args else []
+        kw_values = [(k.name, self.eval(k.value, frame), k) for k in kwargs] if kwargs else []
+        for value, expr in values + [(v, k.value) for _, v, k in kw_values] if (
+                values or kw_values) else ():
             if isinstance(value, Poison):
                 return POISON
             if isinstance(primary(value), Tensor) or (
@@ -908,13 +913,12 @@ class Checker:
                   what: str, pos: Pos, defaults: bool = True) -> tuple[dict[str, Any], set[str]]:
         bound: dict[str, Any] = {}
         given: set[str] = set()
-        positional = [p for p in sig]
-        star = next((p for p in sig if p.star), None)
+        star = next((p for p in sig if p.star), None) if values else None
         i = 0
         for value, expr in values:
-            if i < len(positional) and not positional[i].star:
-                bound[positional[i].name] = value
-                given.add(positional[i].name)
+            if i < len(sig) and not sig[i].star:
+                bound[sig[i].name] = value
+                given.add(sig[i].name)
                 i += 1
             elif star is not None:
                 bound.setdefault(star.name, ())
@@ -925,7 +929,7 @@ class Checker:
                 raise SourceError(f"{what} takes at most {len(sig)} positional argument"
                                   f"{'s' if len(sig) != 1 else ''} ({names}), got {len(values)}",
                                   expr.pos)
-        known = {p.name for p in sig} | set(extra)
+        known = {p.name for p in sig} | set(extra) if kw_values else set()
         for name, value, kw in kw_values:
             if name not in known:
                 raise SourceError(f"{what} has no argument {name!r}", kw.pos,
@@ -934,7 +938,7 @@ class Checker:
                 raise SourceError(f"{what} got {name!r} twice", kw.pos)
             bound[name] = value
             given.add(name)
-        missing = [p.name for p in sig if p.name not in bound and p.default is REQUIRED
+        missing = [p.name for p in sig if p.default is REQUIRED and p.name not in bound
                    and not p.star]
         if missing:
             listed = " and ".join(missing) if len(missing) < 3 else ", ".join(missing)
@@ -1015,7 +1019,8 @@ class Checker:
             if index >= 0:
                 return f"{frame.prefix}{base}.{index}"
         else:
-            base = self.site_names(frame.definition).get(id(value.site)) or "layer"
+            names = self._names.get(frame.definition.name) or self.site_names(frame.definition)
+            base = names.get(id(value.site)) or "layer"
         if index >= 0:
             base = f"{base}.{index}"
         return frame.prefix + base
@@ -1131,6 +1136,11 @@ class Checker:
 
     def wrap_outputs(self, applied: s.Applied, inputs: list[Tensor], node: Node,
                      lv: LayerValue) -> Any:
+        if isinstance(applied.outputs, s.TT):  # one output: almost every layer
+            node.outputs = [applied.outputs]
+            return Tensor(applied.outputs,
+                          self.output_whys(applied.outputs, inputs, applied, lv, lv.pos.short),
+                          node, 0)
         flat: list[s.TT] = []
 
         def collect(item: Any) -> None:

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer_NonRecursive
+from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import nodes as n
@@ -36,7 +36,7 @@ TERMINAL_WORDS = {
     "BLOCK": "'block'", "NETWORK": "'network'", "IMPORT": "'import'", "RETURN": "'return'",
     "IF": "'if'", "ELIF": "'elif'", "ELSE": "'else'", "AS": "'as'", "NOT": "'not'",
     "AND": "'and'", "OR": "'or'", "TRUE": "'true'", "FALSE": "'false'", "NONE": "'none'",
-    "PASS": "'pass'", "__ANON_0": "'...'",
+    "PASS": "'pass'", "ELLIPSIS": "'...'",
 }
 
 # Known mistakes, recognised by the parser state they leave behind (lark's match_examples).
@@ -89,17 +89,16 @@ def _cache_file(grammar: str) -> str | bool:
 
 
 @functools.cache
-def _lark() -> tuple[Lark, Layout]:
-    layout = Layout()
+def _lark() -> tuple[Lark, Layout, ToNodes]:
+    layout, builder = Layout(), ToNodes()
     grammar = grammar_path().read_text(encoding="utf-8")
     options: dict[str, Any] = dict(parser="lalr", lexer="contextual", postlex=layout,
-                                   propagate_positions=True, maybe_placeholders=True,
-                                   start="start")
+                                   transformer=builder, maybe_placeholders=True, start="start")
     try:
         parser = Lark(grammar, cache=_cache_file(grammar), **options)
     except Exception:  # a damaged cache file must not stop netdsl: build afresh
         parser = Lark(grammar, **options)
-    return parser, layout
+    return parser, layout, builder
 
 
 def parse(text: str, file: str = "<string>") -> n.Module:
@@ -114,15 +113,14 @@ def parse(text: str, file: str = "<string>") -> n.Module:
         raise SourceError("the file contains a NUL byte; netdsl source is text", Pos(file, line, 1))
     if not text.endswith("\n"):
         text += "\n"
-    parser, layout = _lark()
+    parser, layout, builder = _lark()
     layout.file = file
     layout.text = text
+    builder.reset(file)
     try:
-        tree = parser.parse(text)
+        module = parser.parse(text)
     except UnexpectedInput as err:
         raise _syntax_error(err, file, parser, layout) from None
-    builder = ToNodes(file)
-    module = builder.transform(tree)
     if builder.problems:  # facts the tree-builder noted; raised here, outside Lark's visitor
         raise builder.problems[0]
     if builder.too_deep is not None:
@@ -202,26 +200,29 @@ def _known_mistake(err: UnexpectedToken, parser: Lark) -> str | None:
         return None
 
 
-# ---------------------------------------------------------------- tree -> nodes
+# ---------------------------------------------------------------- reductions -> nodes
 
 
-def _span(file: str, meta: Any) -> Pos:
-    if getattr(meta, "empty", True):
-        return Pos(file, 1, 1, 1, 2)
-    return Pos(file, meta.line, meta.column, meta.end_line, meta.end_column)
-
-
-def _join(file: str, first: Pos, last: Pos) -> Pos:
+def _join(file: str, first: Any, last: Any) -> Pos:
+    """The span from the start of `first` to the end of `last`: tokens and Pos alike carry
+    line, column, end_line and end_column."""
     return Pos(file, first.line, first.column, last.end_line, last.end_column)
 
 
-class ToNodes(Transformer_NonRecursive):
-    """Builds nodes bottom-up; carries no semantics (see module docstring). It raises
-    nothing: Lark would wrap the exception in VisitError. Problems are noted in
-    `problems` and raised by `parse`."""
+class ToNodes:
+    """Builds nodes inside the LALR parser: Lark calls the method named after each rule as
+    the rule is reduced, with its children (tokens, nodes, None for an absent optional
+    part), so no parse tree is built and nothing recurses. A node's span is joined from its
+    first and last child, which is why the grammar keeps the punctuation and keywords that
+    spans start or end with (LPAR, RSQB, RETURN, ...).
 
-    def __init__(self, file: str) -> None:
-        super().__init__()
+    It carries no semantics (see the module docstring) and raises nothing, since Lark
+    would wrap the exception: problems are noted in `problems` and raised by `parse`."""
+
+    def __init__(self) -> None:
+        self.reset("<string>")
+
+    def reset(self, file: str) -> None:
         self.file = file
         self.problems: list[SourceError] = []
         self.depths: dict[int, int] = {}  # id(expression) -> nesting depth, when above 1
@@ -241,20 +242,11 @@ class ToNodes(Transformer_NonRecursive):
     def problem(self, message: str, pos: Pos) -> None:
         self.problems.append(SourceError(message, pos))
 
-    def _call_userfunc(self, tree: Any, new_children: Any = None) -> Any:
-        # every method takes (meta, children): call it directly, without Lark's per-call
-        # v_args wrappers (they cost a functools.update_wrapper per node)
-        children = new_children if new_children is not None else tree.children
-        method = getattr(self, tree.data, None)
-        if method is None:
-            return self.__default__(tree.data, children, tree.meta)
-        return method(tree.meta, children)
-
-    def _pos(self, meta: Any) -> Pos:
-        return _span(self.file, meta)
+    def _tok(self, tok: Token) -> Pos:
+        return token_pos(self.file, tok)
 
     # files and definitions
-    def start(self, meta: Any, items: list[Any]) -> n.Module:
+    def start(self, items: list[Any]) -> n.Module:
         module = n.Module(self.file)
         for item in items:
             if isinstance(item, n.Import):
@@ -263,48 +255,52 @@ class ToNodes(Transformer_NonRecursive):
                 module.definitions.append(item)
         return module
 
-    def import_stmt(self, meta: Any, items: list[Any]) -> n.Import:
-        return n.Import(ast.literal_eval(items[0].value), self._pos(meta))
+    def import_stmt(self, items: list[Any]) -> n.Import:
+        keyword, path = items
+        return n.Import(ast.literal_eval(path.value), _join(self.file, keyword, path))
 
-    def definition(self, meta: Any, items: list[Any]) -> n.Definition:
+    def definition(self, items: list[Any]) -> n.Definition:
         kind, name, first, second, body = items
         hyper, inputs = (first, second) if second is not None else ([], first)
-        return n.Definition(kind.value, name.value, hyper, inputs, body, token_pos(self.file, name),
+        return n.Definition(kind.value, name.value, hyper, inputs, body, self._tok(name),
                             self.file)
 
-    def param_list(self, meta: Any, items: list[Any]) -> list[n.Param]:
+    def param_list(self, items: list[Any]) -> list[n.Param]:
         return [p for p in items if p is not None]
 
-    def param(self, meta: Any, items: list[Any]) -> n.Param:
+    def param(self, items: list[Any]) -> n.Param:
         name, ttype, default = items
-        return n.Param(name.value, ttype, default, token_pos(self.file, name))
+        return n.Param(name.value, ttype, default, self._tok(name))
 
-    def tensor_type(self, meta: Any, items: list[Any]) -> n.TensorType:
+    def tensor_type(self, items: list[Any]) -> n.TensorType:
         dtype, shape = items
         return n.TensorType(dtype.value if dtype else None,
-                            token_pos(self.file, dtype) if dtype else None, shape)
+                            self._tok(dtype) if dtype else None, shape)
 
-    def shape(self, meta: Any, items: list[Any]) -> n.ShapeSpec:
-        return n.ShapeSpec([d for d in items if d is not None], self._pos(meta))
+    def shape(self, items: list[Any]) -> n.ShapeSpec:
+        return n.ShapeSpec([d for d in items[1:-1] if d is not None],
+                           _join(self.file, items[0], items[-1]))
 
     # statements
-    def suite(self, meta: Any, items: list[Any]) -> list[n.Stmt]:
+    def suite(self, items: list[Any]) -> list[n.Stmt]:
         return list(items)
 
-    def assign(self, meta: Any, items: list[Any]) -> n.Assign:
-        return n.Assign(self._pos(meta), items[0], items[1])
+    def assign(self, items: list[Any]) -> n.Assign:
+        target, value = items
+        return n.Assign(_join(self.file, target.pos, value.pos), target, value)
 
-    def expr_stmt(self, meta: Any, items: list[Any]) -> n.ExprStmt:
-        return n.ExprStmt(self._pos(meta), items[0])
+    def expr_stmt(self, items: list[Any]) -> n.ExprStmt:
+        return n.ExprStmt(items[0].pos, items[0])
 
-    def return_stmt(self, meta: Any, items: list[Any]) -> n.Return:
-        return n.Return(self._pos(meta), items[0])
+    def return_stmt(self, items: list[Any]) -> n.Return:
+        keyword, value = items
+        return n.Return(_join(self.file, keyword, value.pos), value)
 
-    def pass_stmt(self, meta: Any, items: list[Any]) -> n.Pass:
-        return n.Pass(self._pos(meta))
+    def pass_stmt(self, items: list[Any]) -> n.Pass:
+        return n.Pass(self._tok(items[0]))
 
-    def if_stmt(self, meta: Any, items: list[Any]) -> n.If:
-        cond, body, *rest = items
+    def if_stmt(self, items: list[Any]) -> n.If:
+        keyword, cond, body, *rest = items
         branches = [(cond, body)]
         orelse = None
         for clause in rest:
@@ -314,24 +310,31 @@ class ToNodes(Transformer_NonRecursive):
                 branches.append((clause[1], clause[2]))
             else:
                 orelse = clause[1]
-        return n.If(self._pos(meta), branches, orelse)
+        last = (orelse or branches[-1][1])[-1]
+        return n.If(_join(self.file, keyword, last.pos), branches, orelse)
 
-    def elif_clause(self, meta: Any, items: list[Any]) -> tuple[str, Any, Any]:
+    def elif_clause(self, items: list[Any]) -> tuple[str, Any, Any]:
         return ("elif", items[0], items[1])
 
-    def else_clause(self, meta: Any, items: list[Any]) -> tuple[str, Any]:
+    def else_clause(self, items: list[Any]) -> tuple[str, Any]:
         return ("else", items[0])
 
     # pipelines
-    def pipeline(self, meta: Any, items: list[Any]) -> n.Pipeline:
+    def pipeline(self, items: list[Any]) -> n.Pipeline:
         # stages are a flat list: only the head and the stages' arguments add depth
-        inner = [items[0]] + [a for st in items[1:] for a in st.args]
-        return self.nest(n.Pipeline(self._pos(meta), items[0], items[1:]), *inner)
+        head, stages = items[0], items[1:]
+        inner = [head] + [a for st in stages for a in st.args]
+        last = stages[-1]  # the pipeline ends with its last stage's `* n`, alias or shape
+        end = next(pos for pos in (last.shape and last.shape.pos, last.alias_pos,
+                                   last.repeat and last.repeat.pos, last.pos) if pos)
+        return self.nest(n.Pipeline(_join(self.file, head.pos, end), head, stages), *inner)
 
-    def annotation(self, meta: Any, items: list[Any]) -> n.Annotated:
-        return self.nest(n.Annotated(self._pos(meta), items[0], items[1]), items[0])
+    def annotation(self, items: list[Any]) -> n.Annotated:
+        value, shape = items
+        return self.nest(n.Annotated(_join(self.file, value.pos, shape.pos), value, shape),
+                         value)
 
-    def stage(self, meta: Any, items: list[Any]) -> n.Stage:
+    def stage(self, items: list[Any]) -> n.Stage:
         (names, first, last), call, repeat, alias, shape = items
         args, kwargs = call[0] if call else ([], [])
         end = call[1] if call else last
@@ -339,15 +342,14 @@ class ToNodes(Transformer_NonRecursive):
         return n.Stage(names, args, kwargs, call is not None, repeat, alias_name, alias_pos, shape,
                        _join(self.file, first, end))
 
-    def dotted_name(self, meta: Any, items: list[Token]) -> tuple[list[str], Pos, Pos]:
-        return ([t.value for t in items], token_pos(self.file, items[0]),
-                token_pos(self.file, items[-1]))
+    def dotted_name(self, items: list[Token]) -> tuple[list[str], Pos, Pos]:
+        return [t.value for t in items], self._tok(items[0]), self._tok(items[-1])
 
-    def call_args(self, meta: Any, items: list[Any]) -> tuple[tuple[list[Any], list[Any]], Pos]:
-        arglist = items[0] if items and items[0] is not None else ([], [])
-        return arglist, self._pos(meta)
+    def call_args(self, items: list[Any]) -> tuple[tuple[list[Any], list[Any]], Pos]:
+        opener, arglist, closer = items
+        return arglist or ([], []), _join(self.file, opener, closer)
 
-    def arglist(self, meta: Any, items: list[Any]) -> tuple[list[n.Expr], list[n.Keyword]]:
+    def arglist(self, items: list[Any]) -> tuple[list[n.Expr], list[n.Keyword]]:
         args = [a for a in items if isinstance(a, n.Expr)]
         kwargs = [a for a in items if isinstance(a, n.Keyword)]
         if kwargs:
@@ -359,113 +361,133 @@ class ToNodes(Transformer_NonRecursive):
                     break
         return args, kwargs
 
-    def kwarg(self, meta: Any, items: list[Any]) -> n.Keyword:
-        return n.Keyword(items[0].value, items[1], token_pos(self.file, items[0]))
+    def kwarg(self, items: list[Any]) -> n.Keyword:
+        return n.Keyword(items[0].value, items[1], self._tok(items[0]))
 
-    def repeat(self, meta: Any, items: list[Any]) -> n.Expr:
+    def repeat(self, items: list[Any]) -> n.Expr:
         op, count = items
         if op.value != "*":
             self.problem(f"{op.value!r} cannot follow a pipeline stage; `* n` repeats it",
-                         token_pos(self.file, op))
+                         self._tok(op))
         return count
 
-    def alias(self, meta: Any, items: list[Token]) -> tuple[str, Pos]:
-        return items[0].value, token_pos(self.file, items[0])
+    def alias(self, items: list[Token]) -> tuple[str, Pos]:
+        return items[0].value, self._tok(items[0])
 
-    def stage_shape(self, meta: Any, items: list[Any]) -> n.ShapeSpec:
+    def stage_shape(self, items: list[Any]) -> n.ShapeSpec:
         return items[0]
 
     # expressions
-    def tuple(self, meta: Any, items: list[Any]) -> n.TupleExpr:
-        return self.nest(n.TupleExpr(self._pos(meta), [i for i in items if i is not None]),
-                         *items)
+    def tuple(self, items: list[Any]) -> n.TupleExpr:
+        # `(a, b)` keeps its parentheses as tokens; `a, b` (an exprlist) has none
+        exprs = [i for i in items if i is not None and not isinstance(i, Token)]
+        first = items[0] if isinstance(items[0], Token) else exprs[0].pos
+        last = items[-1] if isinstance(items[-1], Token) else exprs[-1].pos
+        return self.nest(n.TupleExpr(_join(self.file, first, last), exprs), *exprs)
 
-    def empty_tuple(self, meta: Any, items: list[Any]) -> n.TupleExpr:
-        return n.TupleExpr(self._pos(meta), [])
+    def paren(self, items: list[Any]) -> n.Expr:
+        opener, inner, closer = items  # `(x)` is x, spanning its parentheses too
+        inner.pos = _join(self.file, opener, closer)
+        return inner
 
-    def ternary(self, meta: Any, items: list[Any]) -> n.Ternary:
-        return self.nest(n.Ternary(self._pos(meta), items[0], items[1], items[2]), *items)
+    def empty_tuple(self, items: list[Token]) -> n.TupleExpr:
+        return n.TupleExpr(_join(self.file, items[0], items[1]), [])
 
-    def or_test(self, meta: Any, items: list[Any]) -> n.BoolOp:
-        return self.nest(n.BoolOp(self._pos(meta), "or", list(items)), *items)
+    def ternary(self, items: list[Any]) -> n.Ternary:
+        pos = _join(self.file, items[0].pos, items[2].pos)
+        return self.nest(n.Ternary(pos, items[0], items[1], items[2]), *items)
 
-    def and_test(self, meta: Any, items: list[Any]) -> n.BoolOp:
-        return self.nest(n.BoolOp(self._pos(meta), "and", list(items)), *items)
+    def _bool_op(self, op: str, items: list[Any]) -> n.BoolOp:
+        pos = _join(self.file, items[0].pos, items[-1].pos)
+        return self.nest(n.BoolOp(pos, op, list(items)), *items)
 
-    def not_op(self, meta: Any, items: list[Any]) -> n.UnaryOp:
-        return self.nest(n.UnaryOp(self._pos(meta), "not", items[0]), items[0])
+    def or_test(self, items: list[Any]) -> n.BoolOp:
+        return self._bool_op("or", items)
 
-    def comparison(self, meta: Any, items: list[Any]) -> n.Compare:
-        return self.nest(n.Compare(self._pos(meta), items[0], [t.value for t in items[1::2]],
+    def and_test(self, items: list[Any]) -> n.BoolOp:
+        return self._bool_op("and", items)
+
+    def not_op(self, items: list[Any]) -> n.UnaryOp:
+        keyword, operand = items
+        return self.nest(n.UnaryOp(_join(self.file, keyword, operand.pos), "not", operand),
+                         operand)
+
+    def comparison(self, items: list[Any]) -> n.Compare:
+        pos = _join(self.file, items[0].pos, items[-1].pos)
+        return self.nest(n.Compare(pos, items[0], [t.value for t in items[1::2]],
                                    list(items[2::2])), *items[0::2])
 
-    def _binary_chain(self, meta: Any, items: list[Any]) -> n.Expr:
+    def _binary_chain(self, items: list[Any]) -> n.Expr:
         result = items[0]
         for op, right in zip(items[1::2], items[2::2], strict=True):
-            result = self.nest(n.BinOp(Pos(self.file, result.pos.line, result.pos.column,
-                                           right.pos.end_line, right.pos.end_column),
-                                       op.value, result, right), result, right)
+            result = self.nest(n.BinOp(_join(self.file, result.pos, right.pos), op.value,
+                                       result, right), result, right)
         return result
 
     arith = _binary_chain
     term = _binary_chain
 
-    def unary(self, meta: Any, items: list[Any]) -> n.Expr:
+    def unary(self, items: list[Any]) -> n.Expr:
         op, operand = items
+        pos = _join(self.file, op, operand.pos)
         if isinstance(operand, n.Number) and op.value == "-":
-            return n.Number(self._pos(meta), -operand.value)
-        return self.nest(n.UnaryOp(self._pos(meta), op.value, operand), operand)
+            return n.Number(pos, -operand.value)
+        return self.nest(n.UnaryOp(pos, op.value, operand), operand)
 
-    def call(self, meta: Any, items: list[Any]) -> n.Call:
-        func, ((args, kwargs), _) = items
-        return self.nest(n.Call(self._pos(meta), func, args, kwargs), func, *args,
-                         *[k.value for k in kwargs])
+    def call(self, items: list[Any]) -> n.Call:
+        func, ((args, kwargs), args_pos) = items
+        return self.nest(n.Call(_join(self.file, func.pos, args_pos), func, args, kwargs), func,
+                         *args, *[k.value for k in kwargs])
 
-    def index(self, meta: Any, items: list[Any]) -> n.Index:
-        subs = [i for i in items[1:] if i is not None]
-        return self.nest(n.Index(self._pos(meta), items[0], subs), *items)
+    def index(self, items: list[Any]) -> n.Index:
+        subs = [i for i in items[1:-1] if i is not None]
+        return self.nest(n.Index(_join(self.file, items[0].pos, items[-1]), items[0], subs),
+                         items[0], *subs)
 
-    def attribute(self, meta: Any, items: list[Any]) -> n.Attribute:
-        return self.nest(n.Attribute(self._pos(meta), items[0], items[1].value), items[0])
+    def attribute(self, items: list[Any]) -> n.Attribute:
+        value, attr = items
+        return self.nest(n.Attribute(_join(self.file, value.pos, attr), value, attr.value), value)
 
-    def slice(self, meta: Any, items: list[Any]) -> n.Slice:
-        return n.Slice(self._pos(meta), items[0], items[1], items[2])
+    def slice(self, items: list[Any]) -> n.Slice:
+        lower, _, upper, _, step = items
+        parts = [p.pos if isinstance(p, n.Expr) else p for p in items if p is not None]
+        return n.Slice(_join(self.file, parts[0], parts[-1]), lower, upper, step)
 
-    def ellipsis(self, meta: Any, items: list[Any]) -> n.EllipsisExpr:
-        return n.EllipsisExpr(self._pos(meta))
+    def ellipsis(self, items: list[Token]) -> n.EllipsisExpr:
+        return n.EllipsisExpr(self._tok(items[0]))
 
-    def name(self, meta: Any, items: list[Token]) -> n.Name:
-        return n.Name(token_pos(self.file, items[0]), items[0].value)
+    def name(self, items: list[Token]) -> n.Name:
+        return n.Name(self._tok(items[0]), items[0].value)
 
-    def int(self, meta: Any, items: list[Token]) -> n.Number:
+    def int(self, items: list[Token]) -> n.Number:
         tok = items[0]
         text = tok.value.replace("_", "")
         if len(text) > 40:  # beyond any size; also keeps int() off Python's digit limit
-            self.problem("integer literal too large", token_pos(self.file, tok))
-            return n.Number(token_pos(self.file, tok), 0)
-        return n.Number(token_pos(self.file, tok), int(text))
+            self.problem("integer literal too large", self._tok(tok))
+            return n.Number(self._tok(tok), 0)
+        return n.Number(self._tok(tok), int(text))
 
-    def float(self, meta: Any, items: list[Token]) -> n.Number:
+    def float(self, items: list[Token]) -> n.Number:
         value = float(items[0].value.replace("_", ""))
         if value != value or value in (float("inf"), float("-inf")):
-            self.problem("number too large", token_pos(self.file, items[0]))
+            self.problem("number too large", self._tok(items[0]))
             value = 0.0
-        return n.Number(token_pos(self.file, items[0]), value)
+        return n.Number(self._tok(items[0]), value)
 
-    def string(self, meta: Any, items: list[Token]) -> n.String:
+    def string(self, items: list[Token]) -> n.String:
         tok = items[0]
         try:
             value = ast.literal_eval(tok.value)
         except (ValueError, SyntaxError):
-            self.problem("invalid escape in string", token_pos(self.file, tok))
+            self.problem("invalid escape in string", self._tok(tok))
             value = ""
-        return n.String(token_pos(self.file, tok), value)
+        return n.String(self._tok(tok), value)
 
-    def true(self, meta: Any, items: list[Any]) -> n.Constant:
-        return n.Constant(self._pos(meta), True)
+    def true(self, items: list[Token]) -> n.Constant:
+        return n.Constant(self._tok(items[0]), True)
 
-    def false(self, meta: Any, items: list[Any]) -> n.Constant:
-        return n.Constant(self._pos(meta), False)
+    def false(self, items: list[Token]) -> n.Constant:
+        return n.Constant(self._tok(items[0]), False)
 
-    def none(self, meta: Any, items: list[Any]) -> n.Constant:
-        return n.Constant(self._pos(meta), None)
+    def none(self, items: list[Token]) -> n.Constant:
+        return n.Constant(self._tok(items[0]), None)
