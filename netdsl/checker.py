@@ -938,8 +938,16 @@ class Checker:
                 raise SourceError(f"{what} got {name!r} twice", kw.pos)
             bound[name] = value
             given.add(name)
-        missing = [p.name for p in sig if p.default is REQUIRED and p.name not in bound
-                   and not p.star]
+        missing = []
+        for p in sig:  # fill in what was not given, noting what had to be
+            if p.name in bound:
+                continue
+            if p.star:
+                bound[p.name] = ()
+            elif p.default is REQUIRED:
+                missing.append(p.name)
+            elif defaults:
+                bound[p.name] = p.default
         if missing:
             listed = " and ".join(missing) if len(missing) < 3 else ", ".join(missing)
             shown = ", ".join(p.name if p.default is REQUIRED else f"{p.name}={p.default!r}"
@@ -947,13 +955,6 @@ class Checker:
             more = ", ..." if len(sig) > 5 else ""
             raise SourceError(f"{what} needs {listed}", pos,
                               notes=[f"signature: {what}({shown}{more})"])
-        for p in sig:
-            if p.name not in bound:
-                if p.star:
-                    bound[p.name] = ()
-                elif defaults or p.default is not REQUIRED:
-                    if defaults:
-                        bound[p.name] = p.default
         for name in extra:
             if name not in bound:
                 bound[name] = REQUIRED

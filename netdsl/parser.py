@@ -335,15 +335,12 @@ class ToNodes:
                          value)
 
     def stage(self, items: list[Any]) -> n.Stage:
-        (names, first, last), call, repeat, alias, shape = items
+        *names, call, repeat, alias, shape = items  # NAME ("." NAME)* and the optional parts
         args, kwargs = call[0] if call else ([], [])
-        end = call[1] if call else last
+        end = call[1] if call else names[-1]
         alias_name, alias_pos = alias if alias else (None, None)
-        return n.Stage(names, args, kwargs, call is not None, repeat, alias_name, alias_pos, shape,
-                       _join(self.file, first, end))
-
-    def dotted_name(self, items: list[Token]) -> tuple[list[str], Pos, Pos]:
-        return [t.value for t in items], self._tok(items[0]), self._tok(items[-1])
+        return n.Stage([t.value for t in names], args, kwargs, call is not None, repeat,
+                       alias_name, alias_pos, shape, _join(self.file, names[0], end))
 
     def call_args(self, items: list[Any]) -> tuple[tuple[list[Any], list[Any]], Pos]:
         opener, arglist, closer = items
