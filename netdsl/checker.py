@@ -11,7 +11,6 @@ mistakes are all reported; a failed value becomes POISON and raises nothing more
 
 from __future__ import annotations
 
-import difflib
 import keyword
 import math
 import re
@@ -126,6 +125,8 @@ class NetworkResult:
 
 
 def suggest(name: str, options: Any) -> str | None:
+    import difflib  # only when something is misspelt
+
     close = difflib.get_close_matches(name, sorted(set(options)), n=1, cutoff=0.6)
     return close[0] if close else None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .checker import NetworkResult
@@ -99,6 +98,8 @@ def network_json(net: NetworkResult) -> dict[str, Any]:
 def dumps(value: Any, indent: int = 0) -> str:
     """JSON with two-space indentation, keeping lists of numbers and names (shapes) on one
     line."""
+    import json  # only for --json: the table needs none of it
+
     pad = "  " * indent
     inner = "  " * (indent + 1)
     if isinstance(value, dict):

@@ -192,3 +192,25 @@ def test_console_script_runs_as_a_process(tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert "Traceback" not in bad.stderr
     assert "1568 = 32 x 7 x 7" in bad.stderr
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["check", CIFAR, "--json"], Exit.OK),
+    (["check", str(EXAMPLES / "mnist_resnet_padded.net"), "--json"], Exit.SOURCE),
+    (["check", CIFAR, "--input", "x=[1"], Exit.USAGE),
+    (["frobnicate"], Exit.USAGE),
+])
+def test_python_m_netdsl_exits_with_the_code_and_all_the_output(args: list[str],
+                                                                code: Exit) -> None:
+    """`python -m netdsl` ends with a hard exit (no interpreter teardown): the code must
+    still be the command's, and everything printed must arrive (a large JSON document
+    through a pipe)."""
+    result = subprocess.run([sys.executable, "-m", "netdsl", *args], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == code, result.stderr
+    if code in (Exit.OK, Exit.SOURCE):
+        document = json.loads(result.stdout)
+        assert bool(document["errors"]) is (code == Exit.SOURCE)
+    if code == Exit.OK:
+        assert document["networks"][0]["params"] == 145_578  # the seed's Cifar10
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,5 @@
+"""`python -m netdsl ...`: the same as the `netdsl` command."""
+
+from netdsl.cli import run
+
+run()

@@ -1,0 +1,113 @@
+"""The parser builds nodes inside the LALR parser and joins each span from the tokens it
+kept: the text under a node's span must be exactly what the user wrote for it."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+import netdsl
+from netdsl import nodes as n
+from netdsl.parser import parse
+
+SOURCE = """\
+import "lib.net"
+network N(k=2)(x: [B, 3, 8, 8]):
+    y = (x -> conv(4, 3, padding=1) -> relu) * 2
+    z = x[..., 0:2, :, ::2]
+    if not true or k > 1 and none:
+        pass
+    elif (1, k) == ():
+        return -x
+    else:
+        return (x, y)
+    a, b = x -> relu : [B, 3, 8, 8], (x)
+    c = x -> maxpool(2) * 2 as pool
+    return nn.Identity()(x) if a else b
+"""
+LINES = SOURCE.splitlines()
+
+
+def text(pos) -> str:
+    assert pos.line == pos.end_line, pos
+    return LINES[pos.line - 1][pos.column - 1: pos.end_column - 1]
+
+
+@pytest.fixture(scope="module")
+def body() -> list[n.Stmt]:
+    module = parse(SOURCE, "t.net")
+    assert text(module.imports[0].pos) == 'import "lib.net"'
+    return module.definitions[0].body
+
+
+def test_parentheses_belong_to_what_they_enclose(body: list[n.Stmt]) -> None:
+    assign = body[0]
+    assert text(assign.pos) == "y = (x -> conv(4, 3, padding=1) -> relu) * 2"
+    product = assign.value
+    assert text(product.pos) == "(x -> conv(4, 3, padding=1) -> relu) * 2"
+    assert text(product.left.pos) == "(x -> conv(4, 3, padding=1) -> relu)"
+    assert text(product.left.stages[0].pos) == "conv(4, 3, padding=1)"
+
+
+def test_subscripts_slices_and_ellipsis(body: list[n.Stmt]) -> None:
+    index = body[1].value
+    assert text(index.pos) == "x[..., 0:2, :, ::2]"
+    assert [text(s.pos) for s in index.items] == ["...", "0:2", ":", "::2"]
+
+
+def test_if_spans_its_header_to_its_last_statement(body: list[n.Stmt]) -> None:
+    stmt = body[2]
+    assert isinstance(stmt, n.If)
+    assert (stmt.pos.line, stmt.pos.column) == (5, 5)
+    assert (stmt.pos.end_line, stmt.pos.end_column) == (10, 22)  # the end of `return (x, y)`
+    cond = stmt.branches[0][0]
+    assert text(cond.pos) == "not true or k > 1 and none"
+    assert text(cond.values[0].pos) == "not true"
+    assert text(cond.values[0].operand.pos) == "true"
+    assert text(stmt.branches[0][1][0].pos) == "pass"
+    assert text(stmt.branches[1][0].pos) == "(1, k) == ()"
+    assert text(stmt.branches[1][0].comparators[0].pos) == "()"
+    assert text(stmt.branches[1][1][0].pos) == "return -x"
+    assert text(stmt.orelse[0].value.pos) == "(x, y)"
+
+
+def test_pipelines_end_with_their_last_stage_and_its_parts(body: list[n.Stmt]) -> None:
+    tuple_assign = body[3]
+    assert text(tuple_assign.target.pos) == "a, b"
+    annotated, paren = tuple_assign.value.items
+    assert text(annotated.pos) == "x -> relu : [B, 3, 8, 8]"
+    assert text(paren.pos) == "(x)"
+    pipeline = body[4].value
+    assert text(pipeline.pos) == "x -> maxpool(2) * 2 as pool"
+    stage = pipeline.stages[0]
+    assert text(stage.pos) == "maxpool(2)"
+    assert text(stage.repeat.pos) == "2"
+    assert text(stage.alias_pos) == "pool"
+
+
+def test_calls_attributes_and_ternaries(body: list[n.Stmt]) -> None:
+    ret = body[5]
+    assert text(ret.pos) == "return nn.Identity()(x) if a else b"
+    ternary = ret.value
+    assert text(ternary.pos) == "nn.Identity()(x) if a else b"
+    call = ternary.then
+    assert text(call.pos) == "nn.Identity()(x)"
+    assert text(call.func.pos) == "nn.Identity()"
+    assert text(call.func.func.pos) == "nn.Identity"
+
+
+def test_checking_restores_the_garbage_collector() -> None:
+    """Checking pauses the cyclic collector (netdsl/__init__.py) and must leave it as it
+    was, enabled or not, even when the source has errors."""
+    source = "network N(x: [B, 3]):\n    x -> relu\n"
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            netdsl.check_source(source)
+            assert gc.isenabled() is enabled
+            with pytest.raises(netdsl.NetDSLError):
+                netdsl.check_source("network N(x: [B, 3]):\n    x -> nope\n")
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()
