@@ -40,7 +40,7 @@ def median_time(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def process_time(code: str, repeat: int) -> float:
+def process_time(args: list[str], repeat: int) -> float:
     # An installed package has its bytecode compiled (pip does it at install time), so the
     # first run may write it; PYTHONDONTWRITEBYTECODE would charge compiling every module
     # to every run.
@@ -48,8 +48,8 @@ def process_time(code: str, repeat: int) -> float:
     env["PYTHONPATH"] = str(ROOT / "tests")
 
     def run() -> None:
-        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                       cwd=ROOT, env=env)
+        subprocess.run([sys.executable, *args], check=True, capture_output=True, cwd=ROOT,
+                       env=env)
     run()  # warm the file cache, write bytecode and netdsl's grammar cache
     return median_time(run, repeat)
 
@@ -74,9 +74,8 @@ def peers_code(kind: str, model: str, shape: tuple) -> str:
     raise ValueError(kind)
 
 
-def netdsl_code(file: str) -> str:
-    return (f"import sys; sys.argv = ['netdsl', 'check', {str(EXAMPLES / file)!r}]\n"
-            "from netdsl.cli import main\nmain()\n")
+def netdsl_command(file: str) -> list[str]:
+    return ["-m", "netdsl", "check", str(EXAMPLES / file)]  # what the `netdsl` script runs
 
 
 def whole_processes(repeat: int) -> list[str]:
@@ -88,12 +87,13 @@ def whole_processes(repeat: int) -> list[str]:
     lines = ["| network | netdsl check | " + " | ".join(kinds) + " | netdsl / torchinfo |",
              "|---|---:|" + "---:|" * len(kinds) + "---:|"]
     for label, (file, _, model, shape) in NETWORKS.items():
-        ours = process_time(netdsl_code(file), repeat)
+        ours = process_time(netdsl_command(file), repeat)
         cells = []
         peer = {}
         for kind in kinds:
             try:
-                peer[kind] = process_time(peers_code(kind, model, shape), max(3, repeat // 2))
+                peer[kind] = process_time(["-c", peers_code(kind, model, shape)],
+                                          max(3, repeat // 2))
                 cells.append(f"{peer[kind] * 1000:.0f} ms")
             except subprocess.CalledProcessError:
                 cells.append("fails")
@@ -104,9 +104,9 @@ def whole_processes(repeat: int) -> list[str]:
 
 def in_process(repeat: int) -> list[str]:
     import torch
+    import torch_models
 
     import netdsl
-    import torch_models
 
     lines = ["| network | netdsl check_source | meta-device forward | fx ShapeProp |",
              "|---|---:|---:|---:|"]
@@ -122,7 +122,7 @@ def in_process(repeat: int) -> list[str]:
         else:
             meta_x = torch.empty(shape, device="meta")
             x = torch.randn(shape)
-        meta = median_time(lambda: meta_model(meta_x), repeat)
+        meta = median_time(lambda m=meta_model, x=meta_x: m(x), repeat)
         try:
             from torch.fx import symbolic_trace
             from torch.fx.passes.shape_prop import ShapeProp
@@ -130,7 +130,7 @@ def in_process(repeat: int) -> list[str]:
             prop = median_time(lambda traced=traced, x=x: ShapeProp(traced).propagate(x),
                                max(3, repeat // 4))
             prop_cell = f"{prop * 1000:.1f} ms"
-        except Exception as exc:  # noqa: BLE001 - fx cannot trace every model
+        except Exception as exc:  # fx cannot trace every model
             prop_cell = f"fails ({type(exc).__name__})"
         lines.append(f"| {label} | {ours * 1000:.1f} ms | {meta * 1000:.1f} ms | {prop_cell} |")
     return lines
@@ -154,9 +154,9 @@ def scaling(repeat: int) -> list[str]:
 
 def forward_speed(repeat: int) -> list[str]:
     import torch
+    import torch_models
 
     import netdsl
-    import torch_models
 
     torch.manual_seed(0)
     program = netdsl.check_file(EXAMPLES / "resnet50.net")
