@@ -9,9 +9,7 @@ mismatched or unclosed brackets) as located facts.
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-from lark import Token
-from lark.lark import PostLex
+from typing import Any
 
 from .errors import Pos, SourceError
 
@@ -21,25 +19,30 @@ OPEN_CHAR = {"LPAR": "(", "LSQB": "["}
 MAX_NESTING = 100  # deeper than any real program; keeps every later pass off the recursion limit
 
 
-def token_pos(file: str, tok: Token) -> Pos:
+def token_pos(file: str, tok: Any) -> Pos:
     return Pos(file, tok.line or 1, tok.column or 1, tok.end_line or tok.line or 1,
                tok.end_column or (tok.column or 1) + 1)
 
 
-class Layout(PostLex):
+class Layout:
+    """Lark's post-lexer interface (`process`, `always_accept`), also used by netdsl.lalr.
+    The tokens it adds are of `token_class`, the class of the tokens it is given: Lark's, or
+    netdsl.lalr's (which keeps Lark off the import path)."""
+
     always_accept = ("_NL",)
 
-    def __init__(self) -> None:
+    def __init__(self, token_class: Any) -> None:
         self.file = "<string>"
         self.text = ""
-        self.open_brackets: list[Token] = []
+        self.token_class = token_class
+        self.open_brackets: list[Any] = []
 
-    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+    def process(self, stream: Iterator[Any]) -> Iterator[Any]:
         levels = [0]
         self.open_brackets = []
         brackets = self.open_brackets
         text = self.text
-        last: Token | None = None
+        last: Any = None
         for tok in stream:
             kind = tok.type
             if kind == "_NL":
@@ -75,9 +78,10 @@ class Layout(PostLex):
                               fix=f"add the matching {OPENERS[opener.type]!r}")
         while len(levels) > 1:
             levels.pop()
-            yield Token.new_borrow_pos("_DEDENT", "", last) if last else Token("_DEDENT", "")
+            token = self.token_class
+            yield token.new_borrow_pos("_DEDENT", "", last) if last else token("_DEDENT", "")
 
-    def _check_tabs(self, nl: Token) -> None:
+    def _check_tabs(self, nl: Any) -> None:
         indent = nl.value.rsplit("\n", 1)[1]
         if "\t" in indent:
             line = (nl.end_line or nl.line or 1)
@@ -86,14 +90,14 @@ class Layout(PostLex):
                               Pos(self.file, line, column, line, column + 1),
                               fix="replace the tab with spaces")
 
-    def _newline(self, nl: Token, levels: list[int]) -> Iterator[Token]:
+    def _newline(self, nl: Any, levels: list[int]) -> Iterator[Any]:
         yield nl
         last_line = nl.value.rsplit("\n", 1)[1]
         indent = len(last_line) - len(last_line.lstrip(" "))
         # INDENT and DEDENT stand where the next line's text starts, for the caret
         line = nl.end_line or nl.line
-        here = Token("_INDENT", last_line, nl.end_pos, line, indent + 1, line, indent + 2,
-                     nl.end_pos)
+        here = self.token_class("_INDENT", last_line, nl.end_pos, line, indent + 1, line,
+                                indent + 2, nl.end_pos)
         if indent > levels[-1]:
             levels.append(indent)
             yield here
@@ -106,4 +110,4 @@ class Layout(PostLex):
                               fix=f"indent it by {options} spaces")
         while indent < levels[-1]:
             levels.pop()
-            yield Token.new_borrow_pos("_DEDENT", last_line, here)
+            yield self.token_class.new_borrow_pos("_DEDENT", last_line, here)

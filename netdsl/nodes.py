@@ -8,85 +8,103 @@ the nodes rather than reshaping them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import Pos
+
+
+def fields_repr(obj: Any) -> str:
+    """`Name(pos=..., id='x')`: what dataclasses would write, from one function instead of a
+    __repr__ compiled for every class (that compiling costs ~4 ms at every start)."""
+    fields = ", ".join(f"{name}={getattr(obj, name)!r}" for name in obj.__dataclass_fields__)
+    return f"{type(obj).__name__}({fields})"
+
+
+class SyntaxNode:
+    """The base of every node: the shared repr."""
+
+    __slots__ = ()
+    __repr__ = fields_repr
+
+
+syntax = dataclass(slots=True, eq=False, repr=False)  # every node class is declared with this
 
 # ---------------------------------------------------------------- expressions
 
 
-@dataclass(slots=True, eq=False)
-class Expr:
+@syntax
+class Expr(SyntaxNode):
     pos: Pos
 
 
-@dataclass(slots=True, eq=False)
+@syntax
 class Name(Expr):
     id: str
 
 
-@dataclass(slots=True, eq=False)
+@syntax
 class Number(Expr):
     value: int | float
 
 
-@dataclass(slots=True, eq=False)
+@syntax
 class String(Expr):
     value: str
 
 
-@dataclass(slots=True, eq=False)
+@syntax
 class Constant(Expr):
     """``true``, ``false`` or ``none``."""
 
     value: bool | None
 
 
-@dataclass(slots=True, eq=False)
+@syntax
 class TupleExpr(Expr):
     items: list[Expr]
 
 
-@dataclass(slots=True, eq=False)
+@syntax
 class BinOp(Expr):
     op: str  # + - * / // % @
     left: Expr
     right: Expr
 
 
-@dataclass(slots=True, eq=False)
+@syntax
 class UnaryOp(Expr):
     op: str  # - + not
     operand: Expr
 
 
-@dataclass(slots=True, eq=False)
+@syntax
 class BoolOp(Expr):
     op: str  # and, or
     values: list[Expr]
 
 
-@dataclass(slots=True, eq=False)
+@syntax
 class Compare(Expr):
     left: Expr
     ops: list[str]
     comparators: list[Expr]
 
 
-@dataclass(slots=True, eq=False)
+@syntax
 class Ternary(Expr):
     then: Expr
     cond: Expr
     otherwise: Expr
 
 
-@dataclass(slots=True, eq=False)
-class Keyword:
+@syntax
+class Keyword(SyntaxNode):
     name: str
     value: Expr
     pos: Pos
 
 
-@dataclass(slots=True, eq=False)
+@syntax
 class Call(Expr):
     """``f(args)``: building a layer or block, or applying one to tensors."""
 
@@ -95,44 +113,44 @@ class Call(Expr):
     kwargs: list[Keyword]
 
 
-@dataclass(slots=True, eq=False)
+@syntax
 class Attribute(Expr):
     value: Expr
     attr: str
 
 
-@dataclass(slots=True, eq=False)
+@syntax
 class Slice(Expr):
     lower: Expr | None
     upper: Expr | None
     step: Expr | None
 
 
-@dataclass(slots=True, eq=False)
+@syntax
 class EllipsisExpr(Expr):
     pass
 
 
-@dataclass(slots=True, eq=False)
+@syntax
 class Index(Expr):
     value: Expr
     items: list[Expr]
 
 
-@dataclass(slots=True, eq=False)
-class ShapeSpec:
+@syntax
+class ShapeSpec(SyntaxNode):
     dims: list[Expr]
     pos: Pos
 
 
-@dataclass(slots=True, eq=False)
+@syntax
 class Annotated(Expr):
     value: Expr
     shape: ShapeSpec
 
 
-@dataclass(slots=True, eq=False)
-class Stage:
+@syntax
+class Stage(SyntaxNode):
     """One ``-> stage`` of a pipeline: a layer, a block or a bound name."""
 
     callee: list[str]  # dotted: ["conv"], ["nn", "Conv2d"], ["enc"]
@@ -150,7 +168,7 @@ class Stage:
         return ".".join(self.callee)
 
 
-@dataclass(slots=True, eq=False)
+@syntax
 class Pipeline(Expr):
     head: Expr
     stages: list[Stage]
@@ -159,33 +177,33 @@ class Pipeline(Expr):
 # ---------------------------------------------------------------- statements
 
 
-@dataclass(slots=True, eq=False)
-class Stmt:
+@syntax
+class Stmt(SyntaxNode):
     pos: Pos
 
 
-@dataclass(slots=True, eq=False)
+@syntax
 class Assign(Stmt):
     target: Expr  # a Name or a (nested) TupleExpr of Names
     value: Expr
 
 
-@dataclass(slots=True, eq=False)
+@syntax
 class ExprStmt(Stmt):
     value: Expr
 
 
-@dataclass(slots=True, eq=False)
+@syntax
 class Return(Stmt):
     value: Expr
 
 
-@dataclass(slots=True, eq=False)
+@syntax
 class Pass(Stmt):
     pass
 
 
-@dataclass(slots=True, eq=False)
+@syntax
 class If(Stmt):
     branches: list[tuple[Expr, list[Stmt]]]  # if and elifs, in order
     orelse: list[Stmt] | None
@@ -194,23 +212,23 @@ class If(Stmt):
 # ---------------------------------------------------------------- definitions
 
 
-@dataclass(slots=True, eq=False)
-class TensorType:
+@syntax
+class TensorType(SyntaxNode):
     dtype: str | None
     dtype_pos: Pos | None
     shape: ShapeSpec
 
 
-@dataclass(slots=True, eq=False)
-class Param:
+@syntax
+class Param(SyntaxNode):
     name: str
     type: TensorType | None
     default: Expr | None
     pos: Pos
 
 
-@dataclass(slots=True, eq=False)
-class Definition:
+@syntax
+class Definition(SyntaxNode):
     kind: str  # "block" or "network"
     name: str
     hyperparams: list[Param]
@@ -220,14 +238,14 @@ class Definition:
     source: str = ""  # the file it comes from
 
 
-@dataclass(slots=True, eq=False)
-class Import:
+@syntax
+class Import(SyntaxNode):
     path: str
     pos: Pos
 
 
-@dataclass(slots=True, eq=False)
-class Module:
+@syntax
+class Module(SyntaxNode):
     file: str
     imports: list[Import] = field(default_factory=list)
     definitions: list[Definition] = field(default_factory=list)

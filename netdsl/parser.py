@@ -1,10 +1,12 @@
 """Source text -> syntax tree (netdsl/nodes.py), with labelled syntax errors.
 
-The Lark LALR parser is built once per process from ``grammar/netdsl.lark``; the
-tree-builder runs inside the parser (no intermediate parse tree is kept), so deep
-or long inputs cost no recursion. Only syntax is checked here: names, types and
-shapes are the checker's business (a Transformer that raised would have its
-errors wrapped by Lark).
+Lark analyses ``grammar/netdsl.lark`` into LALR tables. A correct program is parsed
+by netdsl/lalr.py, a small driver over those tables kept in a cache, so that Lark
+is not even imported; whatever it does not accept is parsed again by Lark itself,
+whose errors are turned into the labelled messages below. Both run the same
+tree-builder (ToNodes) inside the parser, so no parse tree is built and deep or
+long inputs cost no recursion. Only syntax is checked here: names, types and
+shapes are the checker's business.
 """
 
 from __future__ import annotations
@@ -13,14 +15,16 @@ import ast
 import functools
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lark import Lark, Token
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
-
+from . import lalr
 from . import nodes as n
 from .errors import Pos, SourceError
 from .lexer import Layout, token_pos
+
+if TYPE_CHECKING:
+    from lark import Lark, Token
+    from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 GRAMMAR_FILE = "netdsl.lark"
 MAX_EXPRESSION_DEPTH = 100  # like bracket nesting: beyond any real program
@@ -89,9 +93,16 @@ def _cache_file(grammar: str) -> str | bool:
 
 
 @functools.cache
+def _grammar() -> str:
+    return grammar_path().read_text(encoding="utf-8")
+
+
+@functools.cache
 def _lark() -> tuple[Lark, Layout, ToNodes]:
-    layout, builder = Layout(), ToNodes()
-    grammar = grammar_path().read_text(encoding="utf-8")
+    from lark import Lark, Token
+
+    layout, builder = Layout(Token), ToNodes()
+    grammar = _grammar()
     options: dict[str, Any] = dict(parser="lalr", lexer="contextual", postlex=layout,
                                    transformer=builder, maybe_placeholders=True, start="start")
     try:
@@ -113,14 +124,12 @@ def parse(text: str, file: str = "<string>") -> n.Module:
         raise SourceError("the file contains a NUL byte; netdsl source is text", Pos(file, line, 1))
     if not text.endswith("\n"):
         text += "\n"
-    parser, layout, builder = _lark()
-    layout.file = file
-    layout.text = text
-    builder.reset(file)
-    try:
-        module = parser.parse(text)
-    except UnexpectedInput as err:
-        raise _syntax_error(err, file, parser, layout) from None
+    fast = _driver()
+    module = _parse_fast(fast, text, file) if fast is not None else None
+    if module is None:
+        module, builder = _parse_with_lark(text, file)
+    else:
+        builder = fast[2]
     if builder.problems:  # facts the tree-builder noted; raised here, outside Lark's visitor
         raise builder.problems[0]
     if builder.too_deep is not None:
@@ -129,10 +138,54 @@ def parse(text: str, file: str = "<string>") -> n.Module:
     return module
 
 
+@functools.cache
+def _driver() -> tuple[lalr.Driver, Layout, ToNodes] | None:
+    """netdsl/lalr.py over Lark's tables for this grammar: from the cache, or exported from
+    Lark (once per grammar) and cached. None if that fails: Lark then parses everything."""
+    grammar = _grammar()
+    builder = ToNodes()
+    try:
+        tables = lalr.load_tables(grammar)
+        if tables is None:
+            tables = lalr.export_tables(_lark()[0])
+            lalr.save_tables(grammar, tables)
+        return lalr.Driver(tables, builder), Layout(lalr.Token), builder
+    except Exception:  # Lark's internals changed, a damaged cache: only a slower parser
+        return None
+
+
+def _parse_fast(fast: tuple[lalr.Driver, Layout, ToNodes], text: str,
+                file: str) -> n.Module | None:
+    driver, layout, builder = fast
+    layout.file = file
+    layout.text = text
+    builder.reset(file)
+    try:
+        module = driver.parse(layout.process(driver.tokens(text)))
+    except (lalr.NotAccepted, SourceError):
+        return None  # Lark parses it again and says what is wrong
+    return module  # type: ignore[no-any-return]
+
+
+def _parse_with_lark(text: str, file: str) -> tuple[n.Module, ToNodes]:
+    from lark.exceptions import UnexpectedInput
+
+    parser, layout, builder = _lark()
+    layout.file = file
+    layout.text = text
+    builder.reset(file)
+    try:
+        return parser.parse(text), builder
+    except UnexpectedInput as err:
+        raise _syntax_error(err, file, parser, layout) from None
+
+
 # ---------------------------------------------------------------- syntax errors
 
 
 def _syntax_error(err: UnexpectedInput, file: str, parser: Lark, layout: Layout) -> SourceError:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+
     line, column = err.line if err.line > 0 else 1, err.column if err.column > 0 else 1
     pos = Pos(file, line, column, line, column + 1)
     if isinstance(err, UnexpectedCharacters):
@@ -188,6 +241,8 @@ def _next_char(err: UnexpectedCharacters) -> str:
 
 
 def _previous_is_equal(err: UnexpectedToken) -> bool:
+    from lark import Token
+
     state = err.state
     stack = getattr(state, "value_stack", None) or []
     return bool(stack) and isinstance(stack[-1], Token) and stack[-1].value == "="
@@ -377,9 +432,9 @@ class ToNodes:
     # expressions
     def tuple(self, items: list[Any]) -> n.TupleExpr:
         # `(a, b)` keeps its parentheses as tokens; `a, b` (an exprlist) has none
-        exprs = [i for i in items if i is not None and not isinstance(i, Token)]
-        first = items[0] if isinstance(items[0], Token) else exprs[0].pos
-        last = items[-1] if isinstance(items[-1], Token) else exprs[-1].pos
+        exprs = [i for i in items if isinstance(i, n.Expr)]
+        first = exprs[0].pos if isinstance(items[0], n.Expr) else items[0]
+        last = exprs[-1].pos if isinstance(items[-1], n.Expr) else items[-1]
         return self.nest(n.TupleExpr(_join(self.file, first, last), exprs), *exprs)
 
     def paren(self, items: list[Any]) -> n.Expr:

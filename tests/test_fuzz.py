@@ -213,3 +213,47 @@ def test_file_that_is_not_utf8(tmp_path: Path) -> None:
         netdsl.check_file(path)
     assert "not UTF-8" in info.value.diagnostics[0].message
     assert info.value.diagnostics[0].line == 1
+
+
+# ---------------------------------------------------------------- the two parsers agree
+
+
+def parsers_agree(text: str, strict: bool = False) -> None:
+    """What netdsl/lalr.py takes, Lark takes too, and both build the same tree, spans and
+    all. It may decline more than Lark (Lark's contextual lexer reads a keyword where no
+    keyword can stand as a name, `else -> f`, which the checker then rejects); Lark parses
+    those again. `strict`: correct programs without such names are never declined."""
+    from netdsl import parser
+    from netdsl.errors import SourceError
+
+    text = text.removeprefix("\ufeff")
+    text = text if text.endswith("\n") else text + "\n"
+    driver = parser._driver()
+    assert driver is not None
+    fast = parser._parse_fast(driver, text, "f.net")
+    try:
+        slow, _ = parser._parse_with_lark(text, "f.net")
+    except SourceError:
+        assert fast is None, "the fast parser took what Lark rejects"
+        return
+    if fast is None:
+        assert not strict, "the fast parser declined a correct program"
+        return
+    assert repr(fast) == repr(slow)
+
+
+@FUZZ
+@given(programs())
+def test_parsers_agree_on_generated_programs(text: str) -> None:
+    parsers_agree(text, strict=True)
+
+
+@FUZZ
+@given(mutated())
+def test_parsers_agree_on_mutated_examples(text: str) -> None:
+    parsers_agree(text)
+
+
+@pytest.mark.parametrize("path", example_files(), ids=lambda p: p.name)
+def test_parsers_agree_on_the_examples(path: Path) -> None:
+    parsers_agree(path.read_text(), strict=True)

@@ -4,10 +4,17 @@ kept: the text under a node's span must be exactly what the user wrote for it.""
 from __future__ import annotations
 
 import gc
+import marshal
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES
 
 import netdsl
+from netdsl import lalr
 from netdsl import nodes as n
 from netdsl.parser import parse
 
@@ -111,3 +118,35 @@ def test_checking_restores_the_garbage_collector() -> None:
             assert gc.isenabled() is enabled
         finally:
             gc.enable()
+
+
+def _check_in_a_process(cache: Path) -> tuple[bool, str]:
+    """Checks an example in a new process with its own cache directory; whether Lark was
+    imported, and what check printed."""
+    script = ("import sys, netdsl\n"
+              f"program = netdsl.check_file({str(EXAMPLES / 'cifar10.net')!r})\n"
+              "print('lark' in sys.modules, program.networks[0].params)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env=dict(os.environ, XDG_CACHE_HOME=str(cache)), timeout=120)
+    assert result.returncode == 0, result.stderr
+    imported, params = result.stdout.split()
+    return imported == "True", params
+
+
+def test_lark_is_imported_only_to_build_the_cached_tables(tmp_path: Path) -> None:
+    assert _check_in_a_process(tmp_path) == (True, "145578")  # cold: Lark makes the tables
+    tables = lalr.cache_path_in(tmp_path)
+    assert tables.is_file()
+    assert _check_in_a_process(tmp_path) == (False, "145578")  # warm: no Lark at all
+    tables.write_bytes(b"not marshal data")  # damaged: rebuilt, never trusted
+    assert _check_in_a_process(tmp_path) == (True, "145578")
+    assert _check_in_a_process(tmp_path) == (False, "145578")
+
+
+def test_tables_from_another_grammar_are_not_used(tmp_path: Path) -> None:
+    _check_in_a_process(tmp_path)
+    path = lalr.cache_path_in(tmp_path)
+    fmt, grammar, tables = marshal.loads(path.read_bytes())
+    path.write_bytes(marshal.dumps((fmt, grammar + "\n// changed", tables)))
+    assert lalr.load_tables(grammar + "\n// changed", path) is not None
+    assert _check_in_a_process(tmp_path) == (True, "145578")  # the real grammar: rebuilt
