@@ -84,7 +84,9 @@ def whole_processes(repeat: int) -> list[str]:
         kinds = ["torchinfo", "meta", "shapeprop"]
     except ImportError:
         kinds = ["meta", "shapeprop"]
-    lines = ["| network | netdsl check | " + " | ".join(kinds) + " | netdsl / torchinfo |",
+    start = process_time(["-c", "pass"], repeat)
+    lines = [f"Python itself (`python -c pass`): {start * 1000:.0f} ms", "",
+             "| network | netdsl check | " + " | ".join(kinds) + " | netdsl / torchinfo |",
              "|---|---:|" + "---:|" * len(kinds) + "---:|"]
     for label, (file, _, model, shape) in NETWORKS.items():
         ours = process_time(netdsl_command(file), repeat)

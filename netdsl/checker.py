@@ -202,6 +202,8 @@ def contains_poison(value: Any) -> bool:
 
 # ---------------------------------------------------------------- the checker
 
+_EVAL: dict[type, Any] = {}  # expression class -> Checker.eval_<class>
+
 
 class Checker:
     def __init__(self, definitions: dict[str, n.Definition], sources: dict[str, str]) -> None:
@@ -216,7 +218,6 @@ class Checker:
         self.nodes: list[Node] = []
         self.active: list[str] = []
         self._lines: dict[str, list[str]] = {}
-        self._dispatch: dict[type, Any] = {}
         self.forced: dict[int, int] = {}  # If statement -> branch, while exploring
         self.spec_uses: dict[str, list[Frame]] = {}
         self._explored: dict[tuple[int, int], list[Frame]] = {}
@@ -555,10 +556,12 @@ class Checker:
     # ------------------------------------------------------------ expressions
 
     def eval(self, e: n.Expr, frame: Frame) -> Any:
-        method = self._dispatch.get(e.__class__)
-        if method is None:  # one method per node class, looked up once
-            method = self._dispatch[e.__class__] = getattr(self, "eval_" + type(e).__name__)
-        return method(e, frame)
+        method = _EVAL.get(e.__class__)
+        if method is None:  # one method per node class, looked up once; kept unbound, as a
+            # bound one would tie the checker in a cycle with itself and keep its whole graph
+            # for the cyclic collector instead of freeing it when the program goes
+            method = _EVAL[e.__class__] = getattr(Checker, "eval_" + type(e).__name__)
+        return method(self, e, frame)
 
     def eval_Name(self, e: n.Name, frame: Frame) -> Any:
         return self.lookup(e.id, e.pos, frame)

@@ -19,6 +19,7 @@ it to that on every example and on fuzzed programs:
 
 from __future__ import annotations
 
+import itertools
 import marshal
 import os
 import re
@@ -59,6 +60,9 @@ class Token:
 
     def __repr__(self) -> str:
         return f"Token({self.type!r}, {self.value!r})"
+
+
+END = Token("$END", "")  # what the parser is fed after the last token, as Lark does
 
 
 # ---------------------------------------------------------------- tables, from Lark
@@ -254,10 +258,10 @@ class Driver:
             line, pos = end_line, end
 
     def parse(self, tokens: Iterator[Token]) -> Any:
-        states, rules = self.states, self.rules
+        states, rules, end = self.states, self.rules, self.end
         state_stack = [self.start]
         value_stack: list[Any] = []
-        for token in tokens:
+        for token in itertools.chain(tokens, (END,)):
             kind = token.type
             while True:
                 action = states[state_stack[-1]].get(kind)
@@ -267,7 +271,7 @@ class Driver:
                     state_stack.append(action)
                     value_stack.append(token)
                     break
-                origin, size, build = rules[~action]
+                origin, size, build = rules[~action]  # reduce
                 if size:
                     children = value_stack[-size:]
                     del state_stack[-size:]
@@ -276,16 +280,6 @@ class Driver:
                     children = []
                 value_stack.append(build(children))
                 state_stack.append(states[state_stack[-1]][origin])
-        while True:  # the end of the input: reduce to the start symbol
-            action = states[state_stack[-1]].get("$END")
-            if action is None or action >= 0:
-                raise NotAccepted("unexpected end of input")
-            origin, size, build = rules[~action]
-            children = value_stack[-size:] if size else []
-            if size:
-                del state_stack[-size:]
-                del value_stack[-size:]
-            value_stack.append(build(children))
-            state_stack.append(states[state_stack[-1]][origin])
-            if state_stack[-1] == self.end:
-                return value_stack[-1]
+                if kind == "$END" and state_stack[-1] == end:
+                    return value_stack[-1]
+        raise NotAccepted("unexpected end of input")

@@ -67,35 +67,37 @@ def load(text: str, filename: str, sources: dict[str, str],
          errors: list[Diagnostic]) -> list[n.Module]:
     """Parse a file and, depth first, the files it imports (each once)."""
     modules: list[n.Module] = []
-    visiting: set[str] = set()  # real paths: a file is read once however it is named
-
-    def visit(src: str, name: str) -> None:
-        sources[name] = src
-        visiting.add(os.path.realpath(name))
-        try:
-            module = parse(src, name)
-        except SourceError as err:
-            errors.append(err.diagnostic)
-            return
-        for imp in module.imports:
-            target = _resolve_import(name, imp.path)
-            key = os.path.normpath(str(target))
-            if os.path.realpath(key) in visiting:
-                continue
-            try:
-                imported = target.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError, ValueError) as exc:
-                reason = "not found" if isinstance(exc, FileNotFoundError) else (
-                    "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else
-                    "not a file name" if isinstance(exc, ValueError) else
-                    (exc.strerror or "unreadable").lower())
-                errors.append(Diagnostic(f"cannot import {imp.path!r}: {reason}", imp.pos))
-                continue
-            visit(imported, key)
-        modules.append(module)
-
-    visit(text, filename)
+    _visit(text, filename, sources, errors, modules, set())
     return modules
+
+
+def _visit(src: str, name: str, sources: dict[str, str], errors: list[Diagnostic],
+           modules: list[n.Module], visiting: set[str]) -> None:
+    # a module-level function rather than a closure calling itself, which would be a
+    # reference cycle holding every syntax tree until the cyclic collector runs
+    sources[name] = src
+    visiting.add(os.path.realpath(name))  # real paths: a file is read once however named
+    try:
+        module = parse(src, name)
+    except SourceError as err:
+        errors.append(err.diagnostic)
+        return
+    for imp in module.imports:
+        target = _resolve_import(name, imp.path)
+        key = os.path.normpath(str(target))
+        if os.path.realpath(key) in visiting:
+            continue
+        try:
+            imported = target.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            reason = "not found" if isinstance(exc, FileNotFoundError) else (
+                "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else
+                "not a file name" if isinstance(exc, ValueError) else
+                (exc.strerror or "unreadable").lower())
+            errors.append(Diagnostic(f"cannot import {imp.path!r}: {reason}", imp.pos))
+            continue
+        _visit(imported, key, sources, errors, modules, visiting)
+    modules.append(module)
 
 
 def _resolve_import(importer: str, path: str) -> Path:
