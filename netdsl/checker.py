@@ -14,6 +14,8 @@ from __future__ import annotations
 import keyword
 import math
 import re
+import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,7 +72,10 @@ class Frame:
     definition: n.Definition
     prefix: str = ""
     scope: tuple[Node, ...] = ()
-    caller: Frame | None = None
+    # the frame that used this block, held weakly: a checked program keeps its frames from
+    # the network down, and a strong link back up would make every block use a reference
+    # cycle, freed only by the cyclic collector
+    caller_ref: weakref.ref[Frame] | None = None
     call_pos: Pos | None = None
     speculative: bool = False
     env: dict[str, Any] = field(default_factory=dict)
@@ -84,6 +89,10 @@ class Frame:
     output: Any = None
     returned: bool = False
     overrides: dict[str, list[Any]] = field(default_factory=dict)  # --input, for networks
+
+    @property
+    def caller(self) -> Frame | None:
+        return self.caller_ref() if self.caller_ref is not None else None
 
     def record(self, site: Any, rec: SiteRecord) -> None:
         self.sites.setdefault(id(site), []).append(rec)
@@ -186,6 +195,13 @@ def flat_tensors(value: Any) -> list[Tensor]:
     if isinstance(value, tuple):
         return [t for item in value for t in flat_tensors(item)]
     return []
+
+
+def flat_types(item: Any) -> list[s.TT]:
+    """The tensor types of a (nested) tuple of outputs, in order."""
+    if isinstance(item, s.TT):
+        return [item]
+    return [tt for sub in item for tt in flat_types(sub)]
 
 
 def primary(value: Any) -> Any:
@@ -1146,31 +1162,23 @@ class Checker:
             return Tensor(applied.outputs,
                           self.output_whys(applied.outputs, inputs, applied, lv, lv.pos.short),
                           node, 0)
-        flat: list[s.TT] = []
+        node.outputs = flat_types(applied.outputs)
+        return self._output_values(applied.outputs, applied, inputs, node, lv, iter(range(
+            len(node.outputs))))
 
-        def collect(item: Any) -> None:
-            if isinstance(item, s.TT):
-                flat.append(item)
-            else:
-                for sub in item:
-                    collect(sub)
-
-        collect(applied.outputs)
-        node.outputs = flat
-        pos_text = lv.pos.short
-        counter = iter(range(len(flat)))
-
-        def build(item: Any) -> Any:
-            if isinstance(item, s.TT):
-                i = next(counter)
-                whys = self.output_whys(item, inputs, applied, lv, pos_text) if i == 0 else tuple(
-                    Why(d, f"{lv.label} at {pos_text}", kind="arg") for d in item.shape)
-                return Tensor(item, whys, node, i)
-            items = tuple(build(sub) for sub in item)
-            spec = lv.spec
-            return PrimaryTuple(items) if spec is not None and spec.primary else items
-
-        return build(applied.outputs)
+    def _output_values(self, item: Any, applied: s.Applied, inputs: list[Tensor], node: Node,
+                       lv: LayerValue, counter: Iterator[int]) -> Any:
+        """Tensors for a multi-output layer's (nested) outputs, numbered in order. A method,
+        not a closure calling itself: that would be a reference cycle per layer."""
+        if isinstance(item, s.TT):
+            i = next(counter)
+            pos_text = lv.pos.short
+            whys = self.output_whys(item, inputs, applied, lv, pos_text) if i == 0 else tuple(
+                Why(d, f"{lv.label} at {pos_text}", kind="arg") for d in item.shape)
+            return Tensor(item, whys, node, i)
+        items = tuple(self._output_values(sub, applied, inputs, node, lv, counter)
+                      for sub in item)
+        return PrimaryTuple(items) if lv.spec is not None and lv.spec.primary else items
 
     def output_whys(self, out: s.TT, inputs: list[Tensor], applied: s.Applied, lv: LayerValue,
                     pos_text: str) -> tuple[Why | None, ...]:
@@ -1230,7 +1238,8 @@ class Checker:
         name = self.attr_name(frame, site, bv, index)
         node = self.new_node("block", d.name, name, bv.label, "", bv.pos, inputs, frame)
         node.meta["params"] = 0  # grows as its layers are checked
-        child = Frame(d, prefix=name + ".", scope=frame.scope + (node,), caller=frame,
+        child = Frame(d, prefix=name + ".", scope=frame.scope + (node,),
+                      caller_ref=weakref.ref(frame),
                       call_pos=bv.pos, speculative=frame.speculative)
         for p in d.hyperparams:
             self.bind_hyper(child, p.name, bv.hyper[p.name])
