@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import functools
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -312,7 +313,7 @@ class ToNodes:
 
     def import_stmt(self, items: list[Any]) -> n.Import:
         keyword, path = items
-        return n.Import(ast.literal_eval(path.value), _join(self.file, keyword, path))
+        return n.Import(self._string_value(path), _join(self.file, keyword, path))
 
     def definition(self, items: list[Any]) -> n.Definition:
         kind, name, first, second, body = items
@@ -527,13 +528,20 @@ class ToNodes:
         return n.Number(self._tok(items[0]), value)
 
     def string(self, items: list[Token]) -> n.String:
-        tok = items[0]
+        return n.String(self._tok(items[0]), self._string_value(items[0]))
+
+    def _string_value(self, tok: Token) -> str:
+        """What a string literal stands for: Python's escapes, and only those."""
+        body = tok.value[1:-1]
+        if "\\" not in body:  # the common case needs no evaluating
+            return body  # type: ignore[no-any-return]
         try:
-            value = ast.literal_eval(tok.value)
-        except (ValueError, SyntaxError):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # "\q" is only a warning to Python
+                return ast.literal_eval(tok.value)  # type: ignore[no-any-return]
+        except (ValueError, SyntaxError, Warning):
             self.problem("invalid escape in string", self._tok(tok))
-            value = ""
-        return n.String(self._tok(tok), value)
+            return ""
 
     def true(self, items: list[Token]) -> n.Constant:
         return n.Constant(self._tok(items[0]), True)

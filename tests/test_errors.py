@@ -36,6 +36,10 @@ CASES = [
     ("indented-first-line", "  network N(x: [B, 3]):\n    x\n", 1, 3,
      "unexpected indentation at the start of the file", []),
     ("nul-byte", "network N(x: [B, 3]):\n    x\x00\n", 2, 1, "NUL byte", []),
+    ("invalid-escape", NET + '    x -> upsample(scale_factor=2, mode="bi\\qlinear")\n', 2, 40,
+     "invalid escape in string", []),
+    ("invalid-escape-in-import", 'import "\\N{no such character}"\n' + NET + "    x\n", 1, 8,
+     "invalid escape in string", []),
     ("positional-after-keyword", NET + "    x -> conv(16, kernel_size=3, 1)\n", 2, 34,
      "positional argument cannot follow a keyword", []),
     # names

@@ -105,3 +105,28 @@ def test_seed_bug_is_explained() -> None:
     assert model(torch.randn(2, 1, 28, 28)).shape == (2, 10)
     with pytest.raises(RuntimeError):
         __import__("torch_models").MnistResNet(padding=2, features=512)(torch.randn(2, 1, 28, 28))
+
+
+@pytest.mark.parametrize("path", example_files(), ids=lambda p: p.name)
+def test_a_checked_program_is_freed_without_the_cyclic_collector(path) -> None:
+    """No reference cycles in what check builds: a program that is dropped is freed at once
+    (a long-running caller, an editor say, need not wait for the cyclic collector)."""
+    import gc
+
+    from netdsl import program
+
+    text = path.read_text()
+    netdsl.check_source(text, str(path))  # caches of the first use are not garbage
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        checked = program.check(text, str(path))
+        del checked
+        gc.collect()
+        left = [type(o).__name__ for o in gc.garbage]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert left == []
