@@ -11,9 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Pos:
-    """A span in a source file; prints as ``file:line:col`` like pycparser's Coord."""
+    """A span in a source file; prints as ``file:line:col`` like pycparser's Coord.
+
+    Never changed once made, but not declared frozen: a frozen dataclass sets each field
+    through object.__setattr__, which makes it four times slower to create, and a Pos is
+    made for every token and node."""
 
     file: str
     line: int
