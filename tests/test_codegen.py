@@ -124,6 +124,11 @@ def test_code_is_formatted_and_lint_clean(tmp_path: Path) -> None:
     for path in example_files():
         target = tmp_path / f"{path.stem}.py"
         target.write_text(netdsl.to_pytorch(netdsl.check_file(path)))
+    # a repeated stage too long for one line: its comprehension is split before `for`, with
+    # no trailing comma inside it (atheris found the invalid code this once made)
+    long_repeat = ("network N(d_model=128, nhead=4)(x: [B, T, 128]):\n    x -> "
+                   "transformer_encoder_layer(nhead, dim_feedforward=256, batch_first=true) * 3\n")
+    (tmp_path / "long_repeat.py").write_text(netdsl.to_pytorch(netdsl.check_source(long_repeat)))
     fmt = subprocess.run([ruff, "format", "--isolated", "--diff", "--no-cache", str(tmp_path)],
                          capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr

@@ -165,7 +165,32 @@ def wrap(prefix: str, text: str) -> list[str]:
         return [prefix + head, inner_prefix + inner, prefix + closer]
     parts = split_args(inner)
     lines = [prefix + head]
-    for part in parts:
-        lines.extend(wrap(inner_prefix, part + ","))
+    comprehension = _comprehension(inner) if len(parts) == 1 else None
+    if comprehension is not None:  # no trailing comma in one; its `for` gets a line of its own
+        for part in comprehension:
+            lines.extend(wrap(inner_prefix, part))
+    else:
+        for part in parts:
+            lines.extend(wrap(inner_prefix, part + ","))
     lines.append(prefix + closer)
     return lines
+
+
+def _comprehension(text: str) -> tuple[str, str] | None:
+    """'f(x) for _ in range(3)' -> ('f(x)', 'for _ in range(3)'): split at the first ` for `
+    outside brackets and strings; None when `text` is not a comprehension."""
+    depth = 0
+    quote = ""
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote and text[i - 1] != "\\":
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0 and text.startswith(" for ", i):
+            return text[:i], text[i + 1:]
+    return None
