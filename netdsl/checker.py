@@ -16,6 +16,7 @@ import math
 import re
 import weakref
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +53,7 @@ RESERVED_NAMES = frozenset({"self", "torch", "nn", "F"})
 # ---------------------------------------------------------------- frames
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class SiteRecord:
     """One evaluation of a layer or block site in a frame (what the backends read)."""
 
@@ -218,6 +219,7 @@ def contains_poison(value: Any) -> bool:
 
 # ---------------------------------------------------------------- the checker
 
+NOTHING_GIVEN: frozenset[str] = frozenset()  # shared by every layer written without arguments
 _EVAL: dict[type, Any] = {}  # expression class -> Checker.eval_<class>
 
 
@@ -930,7 +932,8 @@ class Checker:
 
     def bind_args(self, sig: tuple[Param, ...], extra: tuple[str, ...],
                   values: list[tuple[Any, n.Expr]], kw_values: list[tuple[str, Any, n.Keyword]],
-                  what: str, pos: Pos, defaults: bool = True) -> tuple[dict[str, Any], set[str]]:
+                  what: str, pos: Pos,
+                  defaults: bool = True) -> tuple[dict[str, Any], AbstractSet[str]]:
         bound: dict[str, Any] = {}
         given: set[str] = set()
         star = next((p for p in sig if p.star), None) if values else None
@@ -978,7 +981,7 @@ class Checker:
         for name in extra:
             if name not in bound:
                 bound[name] = REQUIRED
-        return bound, given
+        return bound, given or NOTHING_GIVEN
 
     # ------------------------------------------------------------ applying
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,7 +67,7 @@ class Call:
     name: str
     a: dict[str, Any]
     inputs: list[TT]
-    given: set[str]  # the argument names the user wrote
+    given: AbstractSet[str]  # the argument names the user wrote
 
 
 Rule = Callable[[Call], Applied]

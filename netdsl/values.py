@@ -7,6 +7,7 @@ rather than reshaping nodes.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +62,7 @@ def explain(why: Why | None, limit: int = 8) -> list[str]:
 # ---------------------------------------------------------------- graph
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Node:
     id: int
     kind: str  # 'input', 'layer', 'block', 'op', 'output'
@@ -121,14 +122,14 @@ POISON = Poison()
 # ---------------------------------------------------------------- layers and blocks as values
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class LayerFactory:
     """A catalogue layer named but not yet given arguments: `relu`, `conv`."""
 
     spec: LayerSpec
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class TorchFactory:
     """`nn.Name`: a torch.nn class by its own name."""
 
@@ -136,12 +137,12 @@ class TorchFactory:
     spec: LayerSpec | None  # the catalogue entry it stands for, if any
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class BlockFactory:
     definition: n.Definition
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Instance:
     """What the first application of a shared layer fixed."""
 
@@ -150,13 +151,13 @@ class Instance:
     pos: Pos | None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class LayerValue:
     """A configured layer: `conv(16, 3)`, `nn.Conv2d(3, 16, 3)`, or a name bound to one."""
 
     spec: LayerSpec | None  # None: an nn class outside the catalogue
     args: dict[str, Any]
-    given: set[str]
+    given: AbstractSet[str]  # a frozenset when none
     label: str
     pos: Pos
     site: Any  # the AST node that built it (a Stage or a Call)
@@ -167,11 +168,11 @@ class LayerValue:
     binding: str | None = None  # the name it is bound to
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class BlockValue:
     definition: n.Definition
     hyper: dict[str, Any]  # bound hyperparameter values (caller scope)
-    given: set[str]
+    given: AbstractSet[str]  # a frozenset when none
     call: n.Call | n.Stage | None
     label: str
     pos: Pos
@@ -181,7 +182,7 @@ class BlockValue:
     binding: str | None = None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Repeated:
     """`stage * n`: n copies in sequence, each with its own weights."""
 
