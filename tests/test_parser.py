@@ -150,3 +150,10 @@ def test_tables_from_another_grammar_are_not_used(tmp_path: Path) -> None:
     path.write_bytes(marshal.dumps((fmt, grammar + "\n// changed", tables)))
     assert lalr.load_tables(grammar + "\n// changed", path) is not None
     assert _check_in_a_process(tmp_path) == (True, "145578")  # the real grammar: rebuilt
+
+
+def test_an_unusable_cache_directory_only_costs_time(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")  # a cache "directory" under a file cannot be made
+    assert _check_in_a_process(blocker / "cache") == (True, "145578")
+    assert not (blocker / "cache").exists()
