@@ -15,7 +15,7 @@ import keyword
 import math
 import re
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
@@ -822,7 +822,8 @@ class Checker:
                               fix=f"did you mean nn.{close}?" if close else None)
         return TorchFactory(name, TORCH_CLASSES.get(name))
 
-    def configure(self, factory: Any, args: list[n.Expr], kwargs: list[n.Keyword], site: Any,
+    def configure(self, factory: Any, args: Sequence[n.Expr], kwargs: Sequence[n.Keyword],
+                  site: Any,
                   pos: Pos, frame: Frame) -> Any:
         label = self.label(pos) or self.factory_name(factory)
         values = [(self.eval(a, frame), a) for a in args] if args else []
@@ -1111,7 +1112,7 @@ class Checker:
         if lv.shared and lv.instance is None:
             lv.instance = Instance(dict(applied.inferred), node, getattr(site, "pos", lv.pos))
         outputs = self.wrap_outputs(applied, inputs, node, lv)
-        frame.record(lv.site, SiteRecord("layer", lv, node, dict(applied.inferred), applied.cls,
+        frame.record(lv.site, SiteRecord("layer", lv, node, applied.inferred, applied.cls,
                                 index=index))
         for message in applied.warnings:
             self.warn(message, lv.pos, frame)
@@ -1599,7 +1600,7 @@ def walk_sites(stmt: n.Stmt) -> list[tuple[Any, list[str]]]:
             stack.extend(reversed([item.head, *item.stages]))
         elif isinstance(item, n.Stage):
             found.append((item, item.callee))
-            stack.extend(reversed(item.args + [k.value for k in item.kwargs]))
+            stack.extend(reversed([*item.args, *[k.value for k in item.kwargs]]))
         elif isinstance(item, n.Call):
             callee = _callee_of(item.func)
             if callee is not None:

@@ -7,6 +7,7 @@ the nodes rather than reshaping them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,9 +154,9 @@ class Annotated(Expr):
 class Stage(SyntaxNode):
     """One ``-> stage`` of a pipeline: a layer, a block or a bound name."""
 
-    callee: list[str]  # dotted: ["conv"], ["nn", "Conv2d"], ["enc"]
-    args: list[Expr]
-    kwargs: list[Keyword]
+    callee: tuple[str, ...]  # dotted: ("conv",), ("nn", "Conv2d"), ("enc",)
+    args: Sequence[Expr]  # a list, or () when written without parentheses
+    kwargs: Sequence[Keyword]
     called: bool  # written with parentheses
     repeat: Expr | None
     alias: str | None

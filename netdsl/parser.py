@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 GRAMMAR_FILE = "netdsl.lark"
+# a stage written without parentheses (`-> relu`, most of them) shares these: a long chain
+# keeps a stage's nodes in memory, and two lists apiece made it slower to walk
+NO_ARGUMENTS: tuple[tuple[n.Expr, ...], tuple[n.Keyword, ...]] = ((), ())
 MAX_EXPRESSION_DEPTH = 100  # like bracket nesting: beyond any real program
 MAX_SOURCE_BYTES = 4 << 20  # a network description of more than 4 MB is not one
 
@@ -392,10 +395,10 @@ class ToNodes:
 
     def stage(self, items: list[Any]) -> n.Stage:
         *names, call, repeat, alias, shape = items  # NAME ("." NAME)* and the optional parts
-        args, kwargs = call[0] if call else ([], [])
+        args, kwargs = call[0] if call else NO_ARGUMENTS
         end = call[1] if call else names[-1]
         alias_name, alias_pos = alias if alias else (None, None)
-        return n.Stage([t.value for t in names], args, kwargs, call is not None, repeat,
+        return n.Stage(tuple(t.value for t in names), args, kwargs, call is not None, repeat,
                        alias_name, alias_pos, shape, _join(self.file, names[0], end))
 
     def call_args(self, items: list[Any]) -> tuple[tuple[list[Any], list[Any]], Pos]:
