@@ -134,7 +134,7 @@ def parse(text: str, file: str = "<string>") -> n.Module:
         module, builder = _parse_with_lark(text, file)
     else:
         builder = fast[2]
-    if builder.problems:  # facts the tree-builder noted; raised here, outside Lark's visitor
+    if builder.problems:  # facts the tree-builder noted; raised here, once the parser is done
         raise builder.problems[0]
     if builder.too_deep is not None:
         raise SourceError(f"expression nested more than {MAX_EXPRESSION_DEPTH} deep; split it "
