@@ -7,7 +7,7 @@ and loading its parser costs ~30 ms on every start of netdsl, a quarter of a `ch
 this driver loads the same tables from a cache (plain data, `marshal`) in well under a
 millisecond, and its loop builds nodes with fewer calls per token than Lark's.
 
-It reproduces exactly what Lark does with these tables, and tests/test_parser.py holds
+It reproduces exactly what Lark does with these tables, and tests/test_fuzz.py holds
 it to that on every example and on fuzzed programs:
 - the lexer is Lark's basic lexer: the terminals in Lark's order, as one regular
   expression; a keyword matched as a NAME becomes the keyword; ignored terminals skipped;
