@@ -4,6 +4,7 @@ black-style wrapping of long calls, and a map from generated lines to source lin
 from __future__ import annotations
 
 import keyword
+from collections.abc import Iterator
 
 from ..errors import Pos
 
@@ -82,39 +83,39 @@ class Writer:
         return "\n".join(self.lines) + "\n"
 
 
-def split_args(text: str) -> list[str]:
-    """Top-level comma-separated parts of an argument list."""
-    parts: list[str] = []
+def _top_level(text: str) -> Iterator[int]:
+    """The indices of the characters of `text` that stand outside brackets and strings."""
     depth = 0
     quote = ""
-    current = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
+    escaped = False
+    for i, ch in enumerate(text):
         if quote:
-            current.append(ch)
-            if ch == "\\":
-                current.append(text[i + 1])
-                i += 1
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
             elif ch == quote:
                 quote = ""
         elif ch in "\"'":
             quote = ch
-            current.append(ch)
         elif ch in "([{":
             depth += 1
-            current.append(ch)
         elif ch in ")]}":
             depth -= 1
-            current.append(ch)
-        elif ch == "," and depth == 0:
-            parts.append("".join(current).strip())
-            current = []
-        else:
-            current.append(ch)
-        i += 1
-    if "".join(current).strip():
-        parts.append("".join(current).strip())
+        elif depth == 0:
+            yield i
+
+
+def split_args(text: str) -> list[str]:
+    """Top-level comma-separated parts of an argument list."""
+    parts: list[str] = []
+    start = 0
+    for i in _top_level(text):
+        if text[i] == ",":
+            parts.append(text[start:i].strip())
+            start = i + 1
+    if text[start:].strip():
+        parts.append(text[start:].strip())
     return parts
 
 
@@ -179,18 +180,7 @@ def wrap(prefix: str, text: str) -> list[str]:
 def _comprehension(text: str) -> tuple[str, str] | None:
     """'f(x) for _ in range(3)' -> ('f(x)', 'for _ in range(3)'): split at the first ` for `
     outside brackets and strings; None when `text` is not a comprehension."""
-    depth = 0
-    quote = ""
-    for i, ch in enumerate(text):
-        if quote:
-            if ch == quote and text[i - 1] != "\\":
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif depth == 0 and text.startswith(" for ", i):
+    for i in _top_level(text):
+        if text.startswith(" for ", i):
             return text[:i], text[i + 1:]
     return None
