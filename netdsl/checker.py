@@ -587,8 +587,7 @@ class Checker:
     def lookup(self, name: str, pos: Pos, frame: Frame) -> Any:
         env = frame.env
         if name in env:
-            if frame.bound:
-                frame.bound.pop(name, None)
+            frame.bound.pop(name, None)
             return env[name]
         if name in LAYERS:
             return LayerFactory(LAYERS[name])
@@ -823,13 +822,11 @@ class Checker:
         return TorchFactory(name, TORCH_CLASSES.get(name))
 
     def configure(self, factory: Any, args: Sequence[n.Expr], kwargs: Sequence[n.Keyword],
-                  site: Any,
-                  pos: Pos, frame: Frame) -> Any:
+                  site: Any, pos: Pos, frame: Frame) -> Any:
         label = self.label(pos) or self.factory_name(factory)
-        values = [(self.eval(a, frame), a) for a in args] if args else []
-        kw_values = [(k.name, self.eval(k.value, frame), k) for k in kwargs] if kwargs else []
-        for value, expr in values + [(v, k.value) for _, v, k in kw_values] if (
-                values or kw_values) else ():
+        values = [(self.eval(a, frame), a) for a in args]
+        kw_values = [(k.name, self.eval(k.value, frame), k) for k in kwargs]
+        for value, expr in values + [(v, k.value) for _, v, k in kw_values]:
             if isinstance(value, Poison):
                 return POISON
             if isinstance(primary(value), Tensor) or (
@@ -1044,8 +1041,7 @@ class Checker:
             if index >= 0:
                 return f"{frame.prefix}{base}.{index}"
         else:
-            names = self._names.get(frame.definition.name) or self.site_names(frame.definition)
-            base = names.get(id(value.site)) or "layer"
+            base = self.site_names(frame.definition).get(id(value.site)) or "layer"
         if index >= 0:
             base = f"{base}.{index}"
         return frame.prefix + base
