@@ -143,25 +143,33 @@ def in_process(repeat: int) -> list[str]:
 
 def scaling(repeat: int) -> list[str]:
     """check_source as a caller runs it (the collector on between calls, paused during one),
-    and as the `netdsl` command runs it (the collector off for the whole process)."""
+    and as the `netdsl` command runs it (the collector off for the whole process). The sizes
+    are timed in turn, round after round, so that drift in the machine's speed hits each
+    alike rather than whichever size ran while a neighbour was busy."""
     import gc
 
     import netdsl
 
+    sizes = (1_000, 5_000, 20_000, 100_000)
+    texts = {n: "network Chain(x: [B, 16]):\n    x" + " -> relu" * n + "\n" for n in sizes}
+    times: dict[tuple[int, bool], list[float]] = {(n, off): [] for n in sizes
+                                                  for off in (False, True)}
+    for round_ in range(repeat):
+        for n in sizes:
+            if n > 20_000 and round_ % 5:
+                continue  # the longest input a fifth as often: it takes as long as the rest
+            for off in (False, True):
+                if off:
+                    gc.disable()
+                try:
+                    times[n, off].append(median_time(
+                        lambda text=texts[n]: netdsl.check_source(text, "chain.net"), 1))
+                finally:
+                    gc.enable()
+    results = {key: statistics.median(values) for key, values in times.items()}
     lines = ["| stages | check_source | per stage | collector off (the command) | per stage |",
              "|---:|---:|---:|---:|---:|"]
-    results: dict[tuple[int, bool], float] = {}
-    for n in (1_000, 5_000, 20_000, 100_000):
-        text = "network Chain(x: [B, 16]):\n    x" + " -> relu" * n + "\n"
-        reps = repeat if n <= 20_000 else max(1, repeat // 5)
-        for off in (False, True):
-            if off:
-                gc.disable()
-            try:
-                results[n, off] = median_time(
-                    lambda text=text: netdsl.check_source(text, "chain.net"), reps)
-            finally:
-                gc.enable()
+    for n in sizes:
         on_time, off_time = results[n, False], results[n, True]
         lines.append(f"| {n:,} | {on_time * 1000:.0f} ms | {on_time / n * 1e6:.1f} µs "
                      f"| {off_time * 1000:.0f} ms | {off_time / n * 1e6:.1f} µs |")

@@ -1094,7 +1094,7 @@ class Checker:
                 params = 0
         is_module = spec.module
         name = self.attr_name(frame, site, lv, index) if is_module else None
-        values = dict(args)
+        values = args  # built for this call and not kept by the rule, so completed in place
         values.update(applied.inferred)
         node = self.new_node("layer" if is_module else "op", spec.name, name, lv.label,
                              (torch_text, spec, applied.cls, values), lv.pos, inputs, frame)

@@ -120,6 +120,36 @@ def test_checking_restores_the_garbage_collector() -> None:
             gc.enable()
 
 
+def test_a_checked_program_is_not_left_for_the_collector_to_walk() -> None:
+    """The objects made while the collector was paused are moved to the oldest generation,
+    so the collector does not walk them all as soon as it runs again (netdsl/__init__.py)."""
+    if gc.get_freeze_count():
+        pytest.skip("something in this process froze objects; the check leaves them alone")
+    source = "network N(x: [B, 16]):\n    x" + " -> relu" * 2_000 + "\n"
+    program = netdsl.check_source(source)
+    young = len(gc.get_objects(0)) + len(gc.get_objects(1))
+    threshold = gc.get_threshold()[0]
+    assert young < threshold, f"{young} objects left young"
+    assert any(node in gc.get_objects(2) for node in program.networks[0].nodes[-1:])
+    assert gc.get_count()[0] < threshold
+    assert gc.get_freeze_count() == 0
+
+
+def test_objects_the_caller_froze_stay_frozen() -> None:
+    if gc.get_freeze_count():
+        pytest.skip("something in this process froze objects already")
+    kept = [["the caller's"]]
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        program = netdsl.check_source("network N(x: [B, 16]):\n    x -> relu -> relu\n")
+        assert not any(obj is kept for obj in gc.get_objects())  # still frozen
+        assert gc.get_freeze_count() <= frozen  # and the program was not frozen either
+        assert any(node in gc.get_objects(0) for node in program.networks[0].nodes)
+    finally:
+        gc.unfreeze()
+
+
 def _check_in_a_process(cache: Path) -> tuple[bool, str]:
     """Checks an example in a new process with its own cache directory; whether Lark was
     imported, and what check printed."""
