@@ -8,6 +8,7 @@ import marshal
 import os
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,22 @@ def test_a_checked_program_is_not_left_for_the_collector_to_walk() -> None:
     assert any(node in gc.get_objects(2) for node in program.networks[0].nodes[-1:])
     assert gc.get_count()[0] < threshold
     assert gc.get_freeze_count() == 0
+
+
+def test_the_callers_garbage_is_collected_not_set_aside() -> None:
+    """Only the check's own objects skip the young generations: garbage cycles the caller
+    left there are collected, or a loop of checks would keep every one of them."""
+    class Cycle:
+        pass
+
+    if gc.get_freeze_count():
+        pytest.skip("something in this process froze objects; the check leaves them alone")
+    cycle = Cycle()
+    cycle.itself = cycle
+    alive = weakref.ref(cycle)
+    del cycle
+    netdsl.check_source("network N(x: [B, 16]):\n    x -> relu\n")
+    assert alive() is None
 
 
 def test_objects_the_caller_froze_stay_frozen() -> None:
