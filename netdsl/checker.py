@@ -321,10 +321,10 @@ class Checker:
         inputs = self.network_frame(frame, d, overrides)
         self.uses.setdefault(d.name, []).append(frame)
         result = self.run_body(frame)
-        outputs = [t.tt for t in flat_tensors(result)]
-        if flat_tensors(result):
-            out = self.new_node("output", "output", None, "output", "", d.pos,
-                                flat_tensors(result), frame)
+        tensors = flat_tensors(result)
+        outputs = [t.tt for t in tensors]
+        if tensors:
+            out = self.new_node("output", "output", None, "output", "", d.pos, tensors, frame)
             out.outputs = outputs
         nodes = self.nodes
         params = sum(node.params for node in nodes if node.kind in ("layer", "op"))

@@ -136,9 +136,14 @@ def cache_path_in(cache_home: Path) -> Path:
     return cache_home / "netdsl" / f"lalr-v{FORMAT}.marshal"
 
 
+def cache_home() -> Path:
+    """Per user ($XDG_CACHE_HOME or ~/.cache), never a shared temporary directory; netdsl's
+    caches go in its `netdsl` folder."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
 def cache_path() -> Path:
-    """Per user ($XDG_CACHE_HOME or ~/.cache), never a shared temporary directory."""
-    return cache_path_in(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"))
+    return cache_path_in(cache_home())
 
 
 def load_tables(grammar: str, path: Path | None = None) -> dict[str, Any] | None:

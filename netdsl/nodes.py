@@ -250,4 +250,3 @@ class Module(SyntaxNode):
     file: str
     imports: list[Import] = field(default_factory=list)
     definitions: list[Definition] = field(default_factory=list)
-

@@ -85,7 +85,7 @@ def _cache_file(grammar: str) -> str | bool:
     import lark
 
     digest = hashlib.sha256(f"{grammar}{lark.__version__}".encode()).hexdigest()[:16]
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "netdsl"
+    base = lalr.cache_home() / "netdsl"
     try:
         base.mkdir(parents=True, exist_ok=True)
         probe = base / f".probe-{os.getpid()}"

@@ -83,6 +83,7 @@ def layer_json(node: Node) -> dict[str, Any]:
 
 
 def network_json(net: NetworkResult) -> dict[str, Any]:
+    rows = layer_rows(net)
     return {
         "name": net.definition.name,
         "inputs": [{"name": name, "shape": shape_json(tt.shape), "dtype": tt.dtype}
@@ -90,8 +91,8 @@ def network_json(net: NetworkResult) -> dict[str, Any]:
         "outputs": [{"shape": shape_json(tt.shape), "dtype": tt.dtype} for tt in net.outputs],
         "params": net.params,
         # layers and tensor operations, each counted once: their params add up to the total
-        "layers": [layer_json(node) for node in layer_rows(net) if node.kind != "block"],
-        "blocks": [layer_json(node) for node in layer_rows(net) if node.kind == "block"],
+        "layers": [layer_json(node) for node in rows if node.kind != "block"],
+        "blocks": [layer_json(node) for node in rows if node.kind == "block"],
     }
 
 
