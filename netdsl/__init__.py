@@ -110,9 +110,10 @@ def __getattr__(name: str) -> Any:
 
 def to_pytorch(program: Program) -> str:
     """The PyTorch module source for every network and block of a checked program."""
-    from .backends.pytorch import generate
+    from .backends.pytorch import write
+    from .lower import lower
 
-    return generate(program)
+    return write(lower(program)).source
 
 
 def to_dot(program: Program, **options: Any) -> str:
@@ -124,6 +125,8 @@ def to_dot(program: Program, **options: Any) -> str:
 
 def build(program: Program, name: str) -> type:
     """Compile the generated code in memory and return the nn.Module class `name`."""
-    from .backends.pytorch import load_class
+    from .backends.pytorch import load_class, write
+    from .lower import lower
 
-    return load_class(program, name)
+    known = [net.definition.name for net in program.networks]
+    return load_class(write(lower(program)), name, program.file, known)

@@ -238,7 +238,7 @@ class Checker:
         self._lines: dict[str, list[str]] = {}
         self.forced: dict[int, int] = {}  # If statement -> branch, while exploring
         self.spec_uses: dict[str, list[Frame]] = {}
-        self._explored: dict[tuple[int, int], list[Frame]] = {}
+        self._explored: dict[tuple[int, int], tuple[list[Frame], str | None]] = {}
 
     # ------------------------------------------------------------ diagnostics
 
@@ -291,16 +291,18 @@ class Checker:
 
     # ------------------------------------------------------------ networks
 
-    def explore(self, network: NetworkResult, stmt: n.If, branch: int) -> list[Frame]:
+    def explore_branch(self, network: NetworkResult, stmt: n.If,
+                       branch: int) -> tuple[list[Frame], str | None]:
         """Frames in which `stmt` takes `branch`, found by checking the network again with
-        that branch forced; [] when the branch does not check. Only the PyTorch backend asks:
-        it needs the layers of branches that no use takes to write the whole `if`."""
+        that branch forced, and, when there are none, why (the error the branch meets).
+        Lowering asks, for the branches no use takes: a class keeps its whole `if`."""
         key = (id(stmt), branch)
         if key in self._explored:
             return self._explored[key]
         saved = (self.nodes, self.spec_uses, self.forced, self.active)
         self.spec_uses, self.forced, self.active = {}, {id(stmt): branch}, []
         found: list[Frame] = []
+        reason: str | None = None
         try:
             frame = Frame(network.definition, speculative=True)
             self.spec_uses[network.definition.name] = [frame]
@@ -308,12 +310,16 @@ class Checker:
             self.run_body(frame)
             for frames in self.spec_uses.values():
                 found.extend(f for f in frames if f.branches.get(id(stmt)) == branch)
-        except (SourceError, RecursionError):
+        except SourceError as err:
             found = []
+            diag = err.diagnostic
+            reason = f"{diag.message} at {diag.line}:{diag.column}"
+        except RecursionError:
+            found, reason = [], "it nests too deeply"
         finally:
             self.nodes, self.spec_uses, self.forced, self.active = saved
-        self._explored[key] = found
-        return found
+        self._explored[key] = (found, reason)
+        return found, reason
 
     def check_network(self, d: n.Definition, overrides: dict[str, list[Any]]) -> NetworkResult:
         self.nodes = []
@@ -717,7 +723,10 @@ class Checker:
         if count > 10000:
             raise SourceError(f"{int(count)} repetitions is more than netdsl builds (10000)",
                               count_pos)
-        return Repeated(value, int(count), pos)
+        repeated = Repeated(value, int(count), pos)
+        if isinstance(count, SInt):  # a count code generation may write as a loop
+            repeated.count_expr = count.expr
+        return repeated
 
     def eval_Call(self, e: n.Call, frame: Frame) -> Any:
         func = self.eval(e.func, frame)
@@ -1007,6 +1016,7 @@ class Checker:
                 layer.copies = [self.fresh(layer.value, site, frame) for _ in range(layer.count)]
                 for copy in layer.copies:
                     copy.shared, copy.binding = True, layer.binding
+            steps = [value]
             for i in range(layer.count):
                 item = layer.copies[i] if layer.copies else self.fresh(layer.value, site, frame)
                 args = list(value) if isinstance(value, tuple) and not isinstance(
@@ -1014,6 +1024,9 @@ class Checker:
                 value = self.apply(item, args, site, frame, index=i)
                 if contains_poison(value):
                     return POISON
+                steps.append(value)
+            if layer.count_expr is not None:
+                value = generalise_repetition(steps, layer.count_expr)
             return value
         if isinstance(layer, LayerValue):
             return self.apply_layer(layer, inputs, site, frame, index)
@@ -1453,7 +1466,7 @@ class Checker:
                     new: Dim = size if bounds == [None, None, None] else Sym.atom(
                         f"len({size}[{self.label(item.pos)}])")
                 else:
-                    new = len(range(*slice(*bounds).indices(int(size))))
+                    new = slice_size(size, bounds)
                     if new == 0:
                         raise SourceError(f"the slice {self.label(item.pos)} of dimension "
                                           f"{axis} (size {size}) is empty", item.pos)
@@ -1541,6 +1554,68 @@ class Checker:
         if name in self.definitions:
             return snake(name)
         return None
+
+
+def slice_size(size: int, bounds: list[Any]) -> int:
+    """The length of size[lower:upper:step]; an SInt size keeps its expression where the
+    slice's length is one (x[:, 1:] of a size C is C - 1), for generated code."""
+    lower, upper, step = bounds
+    length = len(range(*slice(*bounds).indices(int(size))))
+    if isinstance(size, SInt) and step in (None, 1) and upper is None:
+        start = lower or 0
+        if 0 <= start <= size:
+            return size - start
+    return length
+
+
+def generalise_repetition(steps: list[Any], count: Any) -> Any:
+    """The output of `stage * n` whose count n is an expression of the class's names, in
+    terms of n: a size that every copy changes by the same amount d is `start + n * d`, one
+    no copy changes stays as it is, and any other depends on n in a way no expression here
+    follows (Opaque: code generation then does not offer n)."""
+    from .dims import Opaque, make_op, normal, poly_difference, poly_expr, poly_scale_add
+
+    final = primary(steps[-1])
+    if not isinstance(final, Tensor):
+        return steps[-1]
+    inputs = [primary(v) for v in steps]
+    ranks = {len(t.shape) for t in inputs if isinstance(t, Tensor)}
+    count_refs = frozenset(r for r in _refs_of(count))
+    shape: list[Any] = []
+    for axis, last in enumerate(final.shape):
+        if isinstance(last, Sym) or not isinstance(last, int):
+            shape.append(last)
+            continue
+        polys = [normal(expr_of(t.shape[axis])) if isinstance(t, Tensor) and len(ranks) == 1
+                 else None for t in inputs]
+        if any(p is None for p in polys) or len(polys) < 3:
+            deps = frozenset(_refs_of(expr_of(last))) | count_refs
+            if len(polys) >= 2 and all(p == polys[0] for p in polys if p is not None) and \
+                    None not in polys:
+                shape.append(last)
+            else:
+                shape.append(SInt(int(last), Opaque(deps)))
+            continue
+        start, step = polys[0], poly_difference(polys[1], polys[0])  # type: ignore[arg-type]
+        if not step:
+            shape.append(last)
+        elif all(p == poly_scale_add(start, step, i)  # type: ignore[arg-type]
+                 for i, p in enumerate(polys)):
+            expr = make_op("+", poly_expr(start), make_op("*", count, poly_expr(step)))
+            shape.append(SInt(int(last), expr) if not isinstance(expr, int) else int(last))
+        else:
+            deps = frozenset(_refs_of(expr_of(last))) | count_refs
+            shape.append(SInt(int(last), Opaque(deps)))
+    tensor = Tensor(s.TT(tuple(shape), final.tt.dtype), final.whys, final.producer, final.index)
+    if isinstance(steps[-1], PrimaryTuple):
+        return PrimaryTuple((tensor, *steps[-1][1:]))
+    return tensor
+
+
+def _refs_of(expr: Any) -> list[Ref]:
+    from .dims import refs
+
+    return refs(expr) if not isinstance(expr, int) else []
 
 
 _REPEATABLE = (LayerValue, BlockValue, LayerFactory, BlockFactory, TorchFactory)

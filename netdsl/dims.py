@@ -19,7 +19,9 @@ from typing import NamedTuple, Union
 
 # ---------------------------------------------------------------- expressions
 
-MAX_EXPR_SIZE = 24  # beyond this an expression reads worse than a named parameter
+# Beyond this many operations an expression stops being tracked (it becomes Opaque, which
+# still remembers the names it depends on, so code generation knows what it cannot express).
+MAX_EXPR_SIZE = 160
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +33,15 @@ class Ref:
     kind: str
 
 
-OPAQUE = Ref("<opaque>", "opaque")  # an expression too long to be worth writing out
+class Opaque(NamedTuple):
+    """A size whose expression is not tracked (too long, or computed by a rule that cannot
+    say how): only the names it depends on are known. Generated code writes its value and
+    does not offer those names as constructor parameters."""
+
+    deps: frozenset[Ref]
+
+
+OPAQUE = Opaque(frozenset())  # depends on nothing that code generation could name
 
 
 class Op(NamedTuple):
@@ -43,7 +53,7 @@ class Op(NamedTuple):
     size: int
 
 
-Expr = Union[int, Ref, Op]
+Expr = Union[int, Ref, Op, Opaque]
 
 PRECEDENCE = {"+": 1, "-": 1, "*": 2, "//": 2, "%": 2}
 
@@ -56,10 +66,12 @@ def make_op(op: str, left: Expr, right: Expr) -> Expr:
     if left.__class__ is int:
         if (left == 0 and op == "+") or (left == 1 and op == "*"):
             return right
+    if left.__class__ is Opaque or right.__class__ is Opaque:
+        return Opaque(frozenset(refs(left)) | frozenset(refs(right)))
     size = (left.size if left.__class__ is Op else 1) + (right.size if right.__class__ is Op
                                                           else 1) + 1
     if size > MAX_EXPR_SIZE:
-        return OPAQUE
+        return Opaque(frozenset(refs(left)) | frozenset(refs(right)))
     return Op(op, left, right, size)
 
 
@@ -69,6 +81,8 @@ def render_expr(e: Expr, parent: int = 0, right_side: bool = False) -> str:
         return repr(int(e)) if e >= 0 or parent == 0 else f"({int(e)!r})"
     if isinstance(e, Ref):
         return e.name
+    if isinstance(e, Opaque):
+        return "<opaque>"
     prec = PRECEDENCE[e.op]
     text = f"{render_expr(e.left, prec)} {e.op} {render_expr(e.right, prec, True)}"
     if prec < parent or (prec == parent and right_side):
@@ -77,6 +91,7 @@ def render_expr(e: Expr, parent: int = 0, right_side: bool = False) -> str:
 
 
 def refs(e: Expr) -> list[Ref]:
+    """The names an expression depends on, in order of first appearance."""
     out: list[Ref] = []
     stack = [e]
     while stack:
@@ -84,6 +99,8 @@ def refs(e: Expr) -> list[Ref]:
         if isinstance(item, Ref):
             if item not in out:
                 out.append(item)
+        elif isinstance(item, Opaque):
+            out.extend(sorted((r for r in item.deps if r not in out), key=lambda r: r.name))
         elif isinstance(item, Op):
             stack.append(item.right)
             stack.append(item.left)
@@ -332,3 +349,161 @@ def product(dims: list[Dim] | tuple[Dim, ...]) -> Dim:
     for d in dims:
         result = result * d if isinstance(result, Sym) or not isinstance(d, Sym) else d * result
     return result
+
+
+# ---------------------------------------------------------------- normal form
+
+# An expression over a class's names in normal form: a polynomial with integer
+# coefficients whose atoms are names and floor divisions (or remainders) of polynomials by
+# positive integers. Two expressions that compute the same size the same way compare
+# equal, (size - 2) // 2 + 1 reads as size // 2, and code generation can subtract two of
+# them (the step of a loop whose iterations differ).
+
+
+class Div(NamedTuple):
+    """num // den (op '//') or num % den (op '%'), num a polynomial, den a positive int."""
+
+    op: str
+    num: Poly
+    den: int
+
+
+Atom = Union[Ref, Div]
+Monomial = tuple[Atom, ...]  # sorted by atom_key
+Poly = tuple[tuple[Monomial, int], ...]  # sorted by monomial key; no zero coefficients
+
+
+def atom_key(atom: Atom) -> tuple[int, str]:
+    """Names first (alphabetically), then divisions: `2 * width * (size // 4) ** 2`."""
+    if isinstance(atom, Ref):
+        return (0, atom.name)
+    return (1, render_poly(atom.num) + atom.op + str(atom.den))
+
+
+def _poly(terms: dict[Monomial, int]) -> Poly:
+    return tuple(sorted(((m, c) for m, c in terms.items() if c),
+                        key=lambda t: (-len(t[0]), [atom_key(a) for a in t[0]])))
+
+
+def _add(a: Poly, b: Poly, sign: int = 1) -> Poly:
+    terms = dict(a)
+    for m, c in b:
+        terms[m] = terms.get(m, 0) + sign * c
+    return _poly(terms)
+
+
+def _mul(a: Poly, b: Poly) -> Poly:
+    terms: dict[Monomial, int] = {}
+    for m1, c1 in a:
+        for m2, c2 in b:
+            m = tuple(sorted(m1 + m2, key=atom_key))
+            terms[m] = terms.get(m, 0) + c1 * c2
+    return _poly(terms)
+
+
+def constant(value: int) -> Poly:
+    return _poly({(): value})
+
+
+def _floordiv(num: Poly, den: int) -> Poly:
+    if all(c % den == 0 for _, c in num):
+        return _poly({m: c // den for m, c in num})
+    const = dict(num).get((), 0)
+    whole, rest = divmod(const, den)  # (P + q*den) // den == P // den + q
+    if rest:
+        whole = 0  # (k - 1) // 2 stays as written rather than (k + 1) // 2 - 1
+    inner = _add(num, constant(whole * den), -1) if whole else num
+    if len(inner) == 1 and inner[0][1] == 1 and len(inner[0][0]) == 1:
+        atom = inner[0][0][0]
+        if isinstance(atom, Div) and atom.op == "//":  # (p // a) // b == p // (a * b)
+            return _add(_poly({(Div("//", atom.num, atom.den * den),): 1}), constant(whole))
+    return _add(_poly({(Div("//", inner, den),): 1}), constant(whole))
+
+
+def normal(e: Expr) -> Poly | None:
+    """The normal form of an expression; None when it is Opaque or divides by a name."""
+    if isinstance(e, int):
+        return constant(int(e))
+    if isinstance(e, Ref):
+        return _poly({(e,): 1})
+    if isinstance(e, Opaque):
+        return None
+    left, right = normal(e.left), normal(e.right)
+    if left is None or right is None:
+        return None
+    if e.op == "+":
+        return _add(left, right)
+    if e.op == "-":
+        return _add(left, right, -1)
+    if e.op == "*":
+        return _mul(left, right)
+    if len(right) != 1 or right[0][0] or right[0][1] <= 0:
+        return None  # a division by a name or by a non-positive number is left as written
+    den = right[0][1]
+    if e.op == "//":
+        return _floordiv(left, den)
+    if all(c % den == 0 for _, c in left):
+        return ()
+    return _poly({(Div("%", left, den),): 1})
+
+
+def poly_difference(a: Poly, b: Poly) -> Poly:
+    return _add(a, b, -1)
+
+
+def poly_scale_add(base: Poly, step: Poly, count: int) -> Poly:
+    return _add(base, _mul(step, constant(count)))
+
+
+def poly_expr(p: Poly) -> Expr:
+    """Back to an expression tree (for SInt arithmetic in generated loops)."""
+    out: Expr = 0
+    for monomial, coeff in p:
+        term: Expr = coeff
+        for atom in monomial:
+            if isinstance(atom, Ref):
+                factor: Expr = atom
+            else:
+                factor = make_op(atom.op, poly_expr(atom.num), atom.den)
+            term = make_op("*", term, factor)
+        out = make_op("+", out, term)
+    return out
+
+
+def render_poly(p: Poly, names: dict[Ref, str] | None = None, parent: int = 0) -> str:
+    """Python source for a polynomial, with the names mapped and only needed parentheses."""
+    if not p:
+        return "0"
+    parts: list[str] = []
+    for monomial, coeff in p:
+        factors: list[str] = []
+        i = 0
+        while i < len(monomial):  # x * x -> x ** 2
+            atom = monomial[i]
+            power = 1
+            while i + power < len(monomial) and monomial[i + power] == atom:
+                power += 1
+            i += power
+            if isinstance(atom, Ref):
+                text = names.get(atom, atom.name) if names else atom.name
+                factors.append(text if power == 1 else f"{text} ** {power}")
+            else:
+                inner = render_poly(atom.num, names, PRECEDENCE["//"])
+                text = f"{inner} {atom.op} {atom.den}"
+                if power > 1 or len(monomial) > 1 or abs(coeff) != 1:
+                    text = f"({text})"
+                factors.append(text if power == 1 else f"{text} ** {power}")
+        magnitude = abs(coeff)
+        if factors:
+            body = " * ".join(([str(magnitude)] if magnitude != 1 else []) + factors)
+        else:
+            body = str(magnitude)
+        if not parts:
+            parts.append(body if coeff > 0 else f"-{body}")
+        else:
+            parts.append(f"+ {body}" if coeff > 0 else f"- {body}")
+    text = " ".join(parts)
+    needs = len(parts) > 1 and parent >= PRECEDENCE["*"]
+    single_op = len(parts) == 1 and parent >= PRECEDENCE["*"] and (
+        " * " in text or " // " in text or " % " in text or text.startswith("-"))
+    return f"({text})" if needs or single_op else text

@@ -192,6 +192,7 @@ class Repeated:
     shared: bool = False  # bound to a name: every application uses the same copies
     binding: str | None = None
     copies: list[Any] | None = None
+    count_expr: Any = None  # the count as an expression of the class's names, when it is one
 
 
 def describe(value: object) -> str:

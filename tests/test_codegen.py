@@ -193,7 +193,7 @@ def test_branches_no_use_takes_are_still_generated() -> None:
         assert sum(p.numel() for p in model.parameters()) == \
             sum(p.numel() for p in reference.parameters())
         assert model(torch.randn(1, 3, 64, 64)).shape == (1, 2, 64, 64)
-    assert "C2 + C if bilinear else C2 + C // 2" in source_of("unet")
+    assert "C + C2 if bilinear else C2 + C // 2" in source_of("unet")
 
 
 def test_network_hyperparameters_are_constructor_arguments() -> None:

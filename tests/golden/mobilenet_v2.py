@@ -46,30 +46,29 @@ class InvertedResidual(nn.Module):
     ... and 6 more
     """
 
-    def __init__(self, C, in_channels, out_channels, stride, expand_ratio):
+    def __init__(self, C, out_channels, stride, expand_ratio):
         super().__init__()
         hidden = C * expand_ratio
         if expand_ratio != 1:
             self.conv_bn_relu1 = ConvBNReLU(C, hidden, kernel_size=1)
+        else:
+            self.conv_bn_relu1 = None
         self.conv_bn_relu2 = ConvBNReLU(
-            in_channels, hidden, stride=stride, groups=hidden
+            hidden if expand_ratio != 1 else C, hidden, stride=stride, groups=hidden
         )
         self.conv1 = nn.Conv2d(hidden, out_channels, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(out_channels)
-        self.expand_ratio = expand_ratio
-        self.stride = stride
-        self.out_channels = out_channels
+        self.branch1 = stride == 1 and C == out_channels
 
     def forward(self, x):
-        C = x.size(1)
-        if self.expand_ratio != 1:
+        if self.conv_bn_relu1 is not None:
             y = self.conv_bn_relu1(x)
         else:
             y = x
         y = self.conv_bn_relu2(y)
         y = self.conv1(y)
         y = self.bn1(y)
-        if self.stride == 1 and C == self.out_channels:
+        if self.branch1:
             y = x + y
         return y
 
@@ -84,27 +83,27 @@ class MobileNetV2(nn.Module):
     def __init__(self, num_classes=1000):
         super().__init__()
         self.conv_bn_relu1 = ConvBNReLU(3, 32, stride=2)
-        self.inverted_residual1 = InvertedResidual(32, 32, 16, 1, 1)
-        self.inverted_residual2 = InvertedResidual(16, 96, 24, 2, 6)
-        self.inverted_residual3 = InvertedResidual(24, 144, 24, 1, 6)
-        self.inverted_residual4 = InvertedResidual(24, 144, 32, 2, 6)
+        self.inverted_residual1 = InvertedResidual(32, 16, 1, 1)
+        self.inverted_residual2 = InvertedResidual(16, 24, 2, 6)
+        self.inverted_residual3 = InvertedResidual(24, 24, 1, 6)
+        self.inverted_residual4 = InvertedResidual(24, 32, 2, 6)
         self.inverted_residual5 = nn.Sequential(
-            InvertedResidual(32, 192, 32, 1, 6), InvertedResidual(32, 192, 32, 1, 6)
+            InvertedResidual(32, 32, 1, 6), InvertedResidual(32, 32, 1, 6)
         )
-        self.inverted_residual6 = InvertedResidual(32, 192, 64, 2, 6)
+        self.inverted_residual6 = InvertedResidual(32, 64, 2, 6)
         self.inverted_residual7 = nn.Sequential(
-            *[InvertedResidual(64, 384, 64, 1, 6) for _ in range(3)]
+            *[InvertedResidual(64, 64, 1, 6) for _ in range(3)]
         )
         self.inverted_residual8 = nn.Sequential(
-            InvertedResidual(64, 384, 96, 1, 6),
-            InvertedResidual(96, 576, 96, 1, 6),
-            InvertedResidual(96, 576, 96, 1, 6),
+            InvertedResidual(64, 96, 1, 6),
+            InvertedResidual(96, 96, 1, 6),
+            InvertedResidual(96, 96, 1, 6),
         )
-        self.inverted_residual9 = InvertedResidual(96, 576, 160, 2, 6)
+        self.inverted_residual9 = InvertedResidual(96, 160, 2, 6)
         self.inverted_residual10 = nn.Sequential(
-            InvertedResidual(160, 960, 160, 1, 6), InvertedResidual(160, 960, 160, 1, 6)
+            InvertedResidual(160, 160, 1, 6), InvertedResidual(160, 160, 1, 6)
         )
-        self.inverted_residual11 = InvertedResidual(160, 960, 320, 1, 6)
+        self.inverted_residual11 = InvertedResidual(160, 320, 1, 6)
         self.conv_bn_relu2 = ConvBNReLU(320, 1280, kernel_size=1)
         self.pool1 = nn.AdaptiveAvgPool2d(1)
         self.flatten1 = nn.Flatten()

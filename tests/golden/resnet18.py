@@ -24,18 +24,18 @@ class BasicBlock(nn.Module):
         if stride != 1 or C != planes:
             self.conv3 = nn.Conv2d(C, planes, 1, stride=stride, bias=False)
             self.bn3 = nn.BatchNorm2d(planes)
+        else:
+            self.conv3 = None
+            self.bn3 = None
         self.relu2 = nn.ReLU(inplace=True)
-        self.stride = stride
-        self.planes = planes
 
     def forward(self, x):
-        C = x.size(1)
         y = self.conv1(x)
         y = self.bn1(y)
         y = self.relu1(y)
         y = self.conv2(y)
         y = self.bn2(y)
-        if self.stride != 1 or C != self.planes:
+        if self.conv3 is not None:
             x = self.conv3(x)
             x = self.bn3(x)
         return self.relu2(x + y)

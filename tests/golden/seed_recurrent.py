@@ -15,7 +15,7 @@ class GruDemo(nn.Module):
         self.gru1 = nn.GRU(64, 32, num_layers=1, batch_first=True)
 
     def forward(self, inputs):
-        (gru_output, gru_hn) = self.gru1(inputs)
+        gru_output, gru_hn = self.gru1(inputs)
         return (gru_output, gru_hn)
 
 
@@ -33,5 +33,5 @@ class LstmDemo(nn.Module):
         self.lstm1 = nn.LSTM(64, 32, num_layers=1, batch_first=True)
 
     def forward(self, inputs):
-        (lstm_output, (lstm_hn, lstm_cn)) = self.lstm1(inputs)
+        lstm_output, (lstm_hn, lstm_cn) = self.lstm1(inputs)
         return (lstm_output, lstm_hn, lstm_cn)

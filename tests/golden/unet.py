@@ -4,13 +4,13 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def pad_to_match(x, like):
-    """Pad x's spatial dimensions to like's, split evenly on each side (U-Net's Up)."""
-    pad = []
-    for axis in range(x.dim() - 1, 1, -1):
-        diff = like.size(axis) - x.size(axis)
-        pad += [diff // 2, diff - diff // 2]
-    return F.pad(x, pad)
+def pad_to_match2d(x, like):
+    """Pad x's height and width to like's, split evenly on each side (U-Net's Up)."""
+    diff_h = like.size(2) - x.size(2)
+    diff_w = like.size(3) - x.size(3)
+    return F.pad(
+        x, [diff_w // 2, diff_w - diff_w // 2, diff_h // 2, diff_h - diff_h // 2]
+    )
 
 
 class DoubleConv(nn.Module):
@@ -78,20 +78,21 @@ class Up(nn.Module):
         if bilinear:
             self.up1 = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
             mid = (C + C2) // 2
+            self.upconv1 = None
         else:
             self.upconv1 = nn.ConvTranspose2d(C, C // 2, 2, stride=2)
             mid = out_channels
+            self.up1 = None
         self.double_conv1 = DoubleConv(
-            C2 + C if bilinear else C2 + C // 2, out_channels, mid
+            C + C2 if bilinear else C2 + C // 2, out_channels, mid
         )
-        self.bilinear = bilinear
 
     def forward(self, x1, x2):
-        if self.bilinear:
+        if self.up1 is not None:
             x1 = self.up1(x1)
         else:
             x1 = self.upconv1(x1)
-        x1 = pad_to_match(x1, x2)
+        x1 = pad_to_match2d(x1, x2)
         out = torch.cat([x2, x1], dim=1)
         return self.double_conv1(out)
 
