@@ -23,7 +23,20 @@ from typing import Any
 from . import nodes as n
 from . import shapes as s
 from .catalogue import LAYERS, MODULE_ATTRIBUTES, REQUIRED, TORCH_CLASSES, LayerSpec, Param
-from .dims import ARITHMETIC, Dim, Ref, SInt, Sym, dim_str, expr_of, shape_str
+from .dims import (
+    ARITHMETIC,
+    NO_REFS,
+    Dim,
+    Opaque,
+    Ref,
+    SInt,
+    Sym,
+    dim_str,
+    expr_of,
+    pin,
+    refs,
+    shape_str,
+)
 from .errors import Diagnostic, Pos, SourceError
 from .render import render_call, torch_text
 from .values import (
@@ -83,6 +96,11 @@ class Frame:
     kinds: dict[str, str] = field(default_factory=dict)  # hyper, dim, local, tensor, layer
     mapping: dict[Ref, Any] = field(default_factory=dict)  # this scope's refs -> caller values
     local_exprs: dict[str, Any] = field(default_factory=dict)
+    # what each compile-time name depends on (for control dependences, see dims.SInt):
+    # a hyperparameter, in the caller's terms; a local, in this frame's terms
+    hyper_deps: dict[str, frozenset[Ref]] = field(default_factory=dict)
+    local_deps: dict[str, frozenset[Ref]] = field(default_factory=dict)
+    control: frozenset[Ref] = NO_REFS  # the conditions of the `if` branches now running
     sites: dict[int, list[SiteRecord]] = field(default_factory=dict)
     branches: dict[int, int] = field(default_factory=dict)  # id(If) -> taken branch
     bound: dict[str, Pos] = field(default_factory=dict)  # tensor bindings not yet read
@@ -99,13 +117,42 @@ class Frame:
         self.sites.setdefault(id(site), []).append(rec)
 
     def to_caller(self, value: Any) -> Any:
-        """Rewrite a size of this frame's scope in the caller's terms."""
-        if isinstance(value, SInt):
-            try:
-                return _substitute(value.expr, self)
-            except KeyError:
-                return int(value)
-        return value
+        """Rewrite a size of this frame's scope in the caller's terms. What the size held
+        only for (its pins, and the branches of this block it was computed in) becomes, in
+        the caller's terms, what it is pinned to there: the caller does not see this
+        block's branches, so it cannot write them."""
+        if not isinstance(value, SInt):
+            return value
+        pinned = self.caller_refs(value.pinned | value.branch)
+        if isinstance(value.expr, Opaque):
+            return SInt(int(value), Opaque(self.caller_refs(value.expr.deps)), pinned)
+        try:
+            result = _substitute(value.expr, self)
+        except KeyError:
+            return SInt(int(value), Opaque(self.caller_refs(frozenset(refs(value.expr)))),
+                        pinned)
+        return pin(result, pinned)
+
+    def caller_refs(self, names: frozenset[Ref]) -> frozenset[Ref]:
+        """The caller's names that this frame's names depend on."""
+        out: set[Ref] = set()
+        stack = list(names)
+        seen: set[Ref] = set()
+        while stack:
+            ref = stack.pop()
+            if ref in seen:
+                continue
+            seen.add(ref)
+            value = self.mapping.get(ref)
+            if isinstance(value, SInt):
+                out.update(refs(value.expr))
+                out.update(value.pinned)
+                out.update(value.branch)
+            if ref.kind == "hyper":
+                out.update(self.hyper_deps.get(ref.name, NO_REFS))
+            elif ref.kind == "local":
+                stack.extend(self.local_deps.get(ref.name, NO_REFS))
+        return frozenset(out)
 
 
 def _substitute(e: Any, frame: Frame) -> Any:
@@ -341,6 +388,7 @@ class Checker:
         """Binds a network's hyperparameters and inputs in its frame."""
         frame.overrides = overrides
         for p in d.hyperparams:
+            frame.hyper_deps[p.name] = frozenset((Ref(p.name, "hyper"),))
             if p.default is None:
                 self.error(SourceError(f"network hyperparameter {p.name!r} needs a default "
                                        f"value", p.pos, fix=f"write {p.name}=..."), None)
@@ -498,13 +546,25 @@ class Checker:
             if forced is not None:  # exploring a branch no use takes, for generated code
                 frame.branches[id(stmt)] = forced
                 body = stmt.branches[forced][1] if forced < len(stmt.branches) else stmt.orelse
-                return self.exec_block(body or [], frame)
-            for index, (cond, body) in enumerate(stmt.branches):
-                if self.condition(cond, frame):
-                    frame.branches[id(stmt)] = index
-                    return self.exec_block(body, frame)
-            frame.branches[id(stmt)] = len(stmt.branches)
-            return self.exec_block(stmt.orelse, frame) if stmt.orelse else None
+                saved = frame.control
+                frame.control = saved.union(*(self.value_refs(c, frame)
+                                              for c, _ in stmt.branches))
+                try:
+                    return self.exec_block(body or [], frame)
+                finally:
+                    frame.control = saved
+            saved = frame.control
+            try:
+                for index, (cond, body) in enumerate(stmt.branches):
+                    taken = self.condition(cond, frame)
+                    frame.control = frame.control | self.value_refs(cond, frame)
+                    if taken:
+                        frame.branches[id(stmt)] = index
+                        return self.exec_block(body, frame)
+                frame.branches[id(stmt)] = len(stmt.branches)
+                return self.exec_block(stmt.orelse, frame) if stmt.orelse else None
+            finally:
+                frame.control = saved
         return None  # pass
 
     def condition(self, cond: n.Expr, frame: Frame) -> bool:
@@ -561,6 +621,7 @@ class Checker:
             frame.kinds[name] = "layer"
             frame.bound[name] = pos
         elif is_int(value) and not isinstance(value, Sym):
+            frame.local_deps[name] = self.value_refs(source, frame) | frame.control
             previous = frame.kinds.get(name)
             if previous is None and _mentions_names(source):
                 frame.local_exprs[name] = expr_of(value) if isinstance(value, SInt) else None
@@ -574,8 +635,39 @@ class Checker:
             else:
                 frame.kinds[name] = "local"
         else:
+            frame.local_deps[name] = self.value_refs(source, frame) | frame.control
             frame.kinds[name] = "local"
+        if frame.control:  # a value computed in a branch holds for that branch only
+            value = pin_branch(value, frame.control)
         frame.env[name] = value
+
+    def value_refs(self, e: n.Expr, frame: Frame) -> frozenset[Ref]:
+        """The names of the class that a compile-time expression's value depends on."""
+        out: set[Ref] = set()
+        stack: list[Any] = [e]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, n.Name):
+                value = frame.env.get(item.id)
+                kind = frame.kinds.get(item.id)
+                if isinstance(value, SInt):
+                    out.update(refs(value.expr))
+                    out.update(value.pinned)
+                    out.update(value.branch)
+                elif kind == "hyper":
+                    out.add(Ref(item.id, "hyper"))
+                elif kind == "local":
+                    out.update(frame.local_deps.get(item.id, NO_REFS))
+            elif isinstance(item, n.Keyword):
+                stack.append(item.value)
+            elif isinstance(item, n.SyntaxNode):
+                for attr in type(item).__slots__:
+                    child = getattr(item, attr, None)
+                    if isinstance(child, (list, tuple)):
+                        stack.extend(c for c in child if isinstance(c, n.SyntaxNode))
+                    elif isinstance(child, n.SyntaxNode):
+                        stack.append(child)
+        return frozenset(out)
 
     # ------------------------------------------------------------ expressions
 
@@ -624,7 +716,11 @@ class Checker:
         return value
 
     def eval_Ternary(self, e: n.Ternary, frame: Frame) -> Any:
-        return self.eval(e.then if self.condition(e.cond, frame) else e.otherwise, frame)
+        value = self.eval(e.then if self.condition(e.cond, frame) else e.otherwise, frame)
+        # the other side is not evaluated, so what comes of the value is right only for
+        # this side: pinned to the condition (a local bound to it is written from its
+        # source instead, see bind)
+        return pin(value, self.value_refs(e.cond, frame))
 
     def eval_BoolOp(self, e: n.BoolOp, frame: Frame) -> Any:
         value: Any = None
@@ -854,7 +950,10 @@ class Checker:
                 self.check_pytorch_order(spec, values)
             bound, given = self.bind_args(spec.signature, spec.inferred, values, kw_values,
                                           spec.name, pos)
-            return LayerValue(spec, bound, given, label, pos, site)
+            lv = LayerValue(spec, bound, given, label, pos, site)
+            if args or kwargs:
+                lv.arg_refs, lv.flag_refs = self.argument_refs(values, kw_values, frame)
+            return lv
         if isinstance(factory, TorchFactory):
             if factory.spec is None:
                 return LayerValue(None, {}, set(), label, pos, site, torch_cls=factory.cls,
@@ -870,8 +969,11 @@ class Checker:
             for name, default in spec.overrides.items():
                 if name not in given:
                     bound[name] = default if factory.cls not in spec.classes else bound[name]
-            return LayerValue(spec, bound, given | given_inferred, label, pos, site,
-                              torch_cls=factory.cls)
+            lv = LayerValue(spec, bound, given | given_inferred, label, pos, site,
+                            torch_cls=factory.cls)
+            if args or kwargs:
+                lv.arg_refs, lv.flag_refs = self.argument_refs(values, kw_values, frame)
+            return lv
         d = factory.definition
         sig = tuple(Param(p.name, REQUIRED if p.default is None else p.default)
                     for p in d.hyperparams)
@@ -880,8 +982,30 @@ class Checker:
                               fix=f"apply it with `-> {d.name}`")
         bound, given = self.bind_args(sig, (), values, kw_values, d.name, pos, defaults=False)
         hyper = self.block_hyper(d, bound, frame)
-        return BlockValue(d, hyper, given, site if isinstance(site, n.Call) else None, label, pos,
-                          site)
+        bv = BlockValue(d, hyper, given, site if isinstance(site, n.Call) else None, label, pos,
+                        site)
+        if values or kw_values:
+            written = [e for _, e in values] + [k.value for _, _, k in kw_values]
+            names = [p.name for p in d.hyperparams[:len(values)]] + [k for k, _, _ in kw_values]
+            bv.hyper_deps = {name: self.value_refs(e, frame) | frame.control
+                             for name, e in zip(names, written, strict=True)}
+        return bv
+
+    def argument_refs(self, values: list[tuple[Any, n.Expr]],
+                      kw_values: list[tuple[str, Any, n.Keyword]],
+                      frame: Frame) -> tuple[frozenset[Ref], frozenset[Ref]]:
+        """The names a layer's arguments depend on: all of them, and those of arguments that
+        are not sizes (a flag such as bidirectional decides sizes no expression follows)."""
+        every: set[Ref] = set()
+        flags: set[Ref] = set()
+        for value, e in [*values, *((v, k.value) for _, v, k in kw_values)]:
+            if isinstance(e, (n.Number, n.String, n.Constant)):
+                continue
+            found = self.value_refs(e, frame) | frame.control
+            every.update(found)
+            if not is_int(value):
+                flags.update(found)
+        return frozenset(every), frozenset(flags)
 
     def check_pytorch_order(self, spec: LayerSpec, values: list[tuple[Any, n.Expr]]) -> None:
         """A layer whose input sizes are inferred takes only its required arguments by
@@ -1038,11 +1162,15 @@ class Checker:
     def fresh(self, value: Any, site: Any, frame: Frame) -> Any:
         """A new, unshared copy of a configured layer or block, for `* n`."""
         if isinstance(value, LayerValue):
-            return LayerValue(value.spec, dict(value.args), set(value.given), value.label,
+            copy = LayerValue(value.spec, dict(value.args), set(value.given), value.label,
                               value.pos, value.site, value.torch_cls, value.torch_args)
+            copy.arg_refs, copy.flag_refs = value.arg_refs, value.flag_refs
+            return copy
         if isinstance(value, BlockValue):
-            return BlockValue(value.definition, dict(value.hyper), set(value.given), value.call,
-                              value.label, value.pos, value.site)
+            block = BlockValue(value.definition, dict(value.hyper), set(value.given),
+                               value.call, value.label, value.pos, value.site)
+            block.hyper_deps = value.hyper_deps
+            return block
         if isinstance(value, (LayerFactory, TorchFactory, BlockFactory)):
             return value
         raise SourceError(f"cannot repeat {describe(value)}", getattr(site, "pos", None))
@@ -1120,6 +1248,8 @@ class Checker:
             node.meta["shared_with"] = lv.instance.node
         if lv.shared and lv.instance is None:
             lv.instance = Instance(dict(applied.inferred), node, getattr(site, "pos", lv.pos))
+        if lv.arg_refs:
+            applied.outputs = pin_fresh(applied.outputs, inputs, lv.arg_refs, lv.flag_refs)
         outputs = self.wrap_outputs(applied, inputs, node, lv)
         frame.record(lv.site, SiteRecord("layer", lv, node, applied.inferred, applied.cls,
                                 index=index))
@@ -1256,6 +1386,7 @@ class Checker:
                       call_pos=bv.pos, speculative=frame.speculative)
         for p in d.hyperparams:
             self.bind_hyper(child, p.name, bv.hyper[p.name])
+            child.hyper_deps[p.name] = bv.hyper_deps.get(p.name, frame.control)
         for p, tensor in zip(d.inputs, inputs, strict=True):
             child.env[p.name] = self.enter_block(p, tensor, child, bv)
             child.kinds[p.name] = "tensor"
@@ -1392,7 +1523,8 @@ class Checker:
             elif scalar:
                 applied = s.Applied(operands[0].tt, "")
             else:
-                shape = s.broadcast([t.shape for t in operands], f"'{symbol}'")
+                shape = least_pinned(s.broadcast([t.shape for t in operands], f"'{symbol}'"),
+                                     operands)
                 dtype = operands[0].tt.dtype if operands[0].tt.dtype in s.FLOAT_DTYPES else \
                     operands[1].tt.dtype
                 applied = s.Applied(s.TT(shape, dtype), "")
@@ -1554,6 +1686,57 @@ class Checker:
         if name in self.definitions:
             return snake(name)
         return None
+
+
+def least_pinned(shape: tuple[Dim, ...], operands: list[Tensor]) -> tuple[Dim, ...]:
+    """Operands of an elementwise operation agree on their sizes, so each size of the result
+    may be taken from whichever operand holds it most generally: in `x + y`, a residual
+    whose shortcut went through a branch of the block, the size y has without the branch."""
+    out = list(shape)
+    for axis in range(len(out)):
+        best = out[axis]
+        for t in operands:
+            k = axis - (len(out) - t.tt.rank)
+            if 0 <= k < t.tt.rank:
+                d = t.shape[k]
+                if d == best and _pin_count(d) < _pin_count(best):
+                    best = d
+        out[axis] = best
+    return tuple(out)
+
+
+def _pin_count(d: Any) -> int:
+    return len(d.pinned) + len(d.branch) if isinstance(d, SInt) else 0
+
+
+def pin_branch(value: Any, control: frozenset[Ref]) -> Any:
+    """A value bound inside a branch: its sizes hold for that branch only."""
+    if isinstance(value, Tensor):
+        shape = tuple(pin(d, branch=control) for d in value.shape)
+        return Tensor(s.TT(shape, value.tt.dtype), value.whys, value.producer, value.index)
+    if isinstance(value, tuple):
+        items = tuple(pin_branch(v, control) for v in value)
+        return PrimaryTuple(items) if isinstance(value, PrimaryTuple) else items
+    return pin(value, branch=control)
+
+
+def pin_fresh(outputs: Any, inputs: list[Tensor], every: frozenset[Ref],
+              flags: frozenset[Ref]) -> Any:
+    """A layer's output sizes that it computed (not passed on from an input): one written
+    as an expression holds while the layer's flags keep their values; a plain number, which
+    says nothing of how it came from the arguments, holds for the arguments as they are."""
+    if isinstance(outputs, tuple):
+        return tuple(pin_fresh(o, inputs, every, flags) for o in outputs)
+    passed = {id(d) for t in inputs for d in t.shape}
+    shape = []
+    for d in outputs.shape:
+        if id(d) in passed or isinstance(d, Sym) or isinstance(d, bool):
+            shape.append(d)
+        elif isinstance(d, SInt):
+            shape.append(pin(d, flags))
+        else:
+            shape.append(SInt(int(d), Opaque(every)) if every else d)
+    return s.TT(tuple(shape), outputs.dtype)
 
 
 def slice_size(size: int, bounds: list[Any]) -> int:

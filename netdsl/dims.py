@@ -15,7 +15,7 @@ and symbolic dimensions.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Union
+from typing import Any, NamedTuple, Union
 
 # ---------------------------------------------------------------- expressions
 
@@ -110,18 +110,46 @@ def refs(e: Expr) -> list[Ref]:
 # ---------------------------------------------------------------- SInt
 
 
+NO_REFS: frozenset[Ref] = frozenset()
+
+
 def expr_of(v: int) -> Expr:
     return v.expr if isinstance(v, SInt) else int(v)
 
 
+def pin(value: Any, pinned: frozenset[Ref] = NO_REFS, branch: frozenset[Ref] = NO_REFS) -> Any:
+    """An integer that also holds only while `pinned` (and `branch`) keep their values."""
+    if (not pinned and not branch) or isinstance(value, bool) or not isinstance(value, int):
+        return value
+    if isinstance(value, SInt):
+        return SInt(int(value), value.expr, value.pinned | pinned, value.branch | branch)
+    return SInt(int(value), int(value), pinned, branch)
+
+
 class SInt(int):
-    """An int that remembers the expression it was computed from."""
+    """An int that remembers the expression it was computed from, and the names its
+    expression holds for only while they keep their values (control dependences):
+
+    * ``pinned``: names a choice made elsewhere depends on (a branch a block took inside,
+      a layer argument such as ``bidirectional`` that decides a size), so the expression
+      is right only for their present values; code generation does not offer them.
+    * ``branch``: the conditions of the ``if`` of this class under which the value was
+      computed; lowering writes every branch of the class's own ``if``, so these become
+      ``pinned`` only for a caller, when the value leaves a block.
+    """
 
     expr: Expr
+    pinned: frozenset[Ref] = NO_REFS
+    branch: frozenset[Ref] = NO_REFS
 
-    def __new__(cls, value: int, expr: Expr) -> SInt:
+    def __new__(cls, value: int, expr: Expr, pinned: frozenset[Ref] = NO_REFS,
+                branch: frozenset[Ref] = NO_REFS) -> SInt:
         obj = super().__new__(cls, value)
         obj.expr = expr
+        if pinned:
+            obj.pinned = pinned
+        if branch:
+            obj.branch = branch
         return obj
 
     def __repr__(self) -> str:
@@ -136,8 +164,13 @@ class SInt(int):
     def _combine(self, other: object, op: str, swapped: bool = False) -> int:
         # the hot path of shape checking inside blocks: kept to plain operations
         cls = other.__class__
+        pinned, branch = self.pinned, self.branch
         if cls is SInt:
             other_expr: Expr = other.expr  # type: ignore[attr-defined]
+            if other.pinned:  # type: ignore[attr-defined]
+                pinned = pinned | other.pinned  # type: ignore[attr-defined]
+            if other.branch:  # type: ignore[attr-defined]
+                branch = branch | other.branch  # type: ignore[attr-defined]
         elif cls is int:
             other_expr = other  # type: ignore[assignment]
         elif isinstance(other, int) and not isinstance(other, bool):
@@ -150,9 +183,9 @@ class SInt(int):
         else:
             value = _INT_OPS[op](self, other)
             expr = make_op(op, self.expr, other_expr)
-        if expr.__class__ is int:
+        if expr.__class__ is int and not pinned and not branch:
             return value
-        return SInt(value, expr)
+        return SInt(value, expr, pinned, branch)
 
     def __add__(self, o: object) -> int: return self._combine(o, "+")
     def __radd__(self, o: object) -> int: return self._combine(o, "+", True)

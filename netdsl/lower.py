@@ -237,13 +237,15 @@ class ClassLowering:
             for i, tt in enumerate(outputs, 1):
                 lines.append(f"Output {i}: {tt}" if len(outputs) > 1 else f"Output: {tt}")
             if self.specialised:
+                import textwrap
+
                 fixed = ", ".join(f"{k}={py_literal(v)}" for k, v in
                                   sorted(self.specialised.items()))
-                lines += ["", f"Specialised for {fixed}: netdsl cannot write every size that "
-                              f"depends on {'it' if len(self.specialised) == 1 else 'them'} "
-                              f"as an expression, so the class does not offer "
-                              f"{'it' if len(self.specialised) == 1 else 'them'}; change the "
-                              f"source and compile again."]
+                them = "it" if len(self.specialised) == 1 else "them"
+                note = (f"Specialised for {fixed}: some size depends on {them} in a way "
+                        f"netdsl cannot write as an expression, so the class does not offer "
+                        f"{them} (change the source and compile again).")
+                lines += ["", *textwrap.wrap(note, 80)]
             return lines
         source = display_name(self.owner.program.file)
         lines = [f"Block {self.d.name}, as used in {source}:", ""]
@@ -829,9 +831,21 @@ class ClassLowering:
                 self.specialise(ref)
 
     def specialise(self, ref: Ref) -> None:
-        if ref.kind == "hyper" and not self.is_block and ref.name in self.hyper_names:
-            frame = self.frames[0]
-            self.specialised[ref.name] = frame.mapping.get(ref, frame.env.get(ref.name))
+        """A network's hyperparameter (or those a local depends on) is fixed at its value."""
+        if self.is_block:
+            return
+        frame = self.frames[0]
+        stack, seen = [ref], set()
+        while stack:
+            item = stack.pop()
+            if item in seen:
+                continue
+            seen.add(item)
+            if item.kind == "local":
+                stack.extend(frame.local_deps.get(item.name, ()))
+            elif item.kind == "hyper" and item.name in self.hyper_names:
+                value = frame.mapping.get(item, frame.env.get(item.name))
+                self.specialised[item.name] = int(value) if isinstance(value, SInt) else value
 
     def bind_ast(self, sig: tuple[Param, ...], site: Any) -> dict[str, Any]:
         args, kwargs = site_args(site)
@@ -868,6 +882,10 @@ class ClassLowering:
         if not isinstance(value, SInt):
             return py_literal(value)
         expr = value.expr
+        if value.pinned and self.is_block and key is not None:
+            return self.size_param(key, hint)  # the caller knows which way it went
+        for ref in value.pinned:
+            self.specialise(ref)
         if isinstance(expr, Opaque) or any(r.kind not in ("hyper", "dim", "local", "anon")
                                            for r in refs(expr)):
             if self.is_block and key is not None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from . import nodes as n
 from .catalogue import LayerSpec
-from .dims import Dim, dim_str
+from .dims import Dim, Ref, dim_str
 from .errors import Pos
 from .shapes import TT
 
@@ -166,6 +166,8 @@ class LayerValue:
     shared: bool = False  # bound to a name: every application uses the same weights
     instance: Instance | None = None
     binding: str | None = None  # the name it is bound to
+    arg_refs: frozenset[Ref] = frozenset()  # the class's names its arguments depend on
+    flag_refs: frozenset[Ref] = frozenset()  # ... those of arguments that are not sizes
 
 
 @dataclass(eq=False, slots=True)
@@ -180,6 +182,8 @@ class BlockValue:
     shared: bool = False
     instance: Any = None  # the Frame of its first application when shared
     binding: str | None = None
+    # what each hyperparameter given at the use depends on, in the caller's terms
+    hyper_deps: dict[str, frozenset[Ref]] = field(default_factory=dict)
 
 
 @dataclass(eq=False, slots=True)
