@@ -73,10 +73,10 @@ def read_source(path: str | Path) -> str:
         if kind:
             raise SourceFileError(f"it is {kind}, not a regular file")
         if info.st_size > MAX_SOURCE_BYTES:
-            raise SourceFileError(_too_large(info.st_size))
+            raise SourceFileError(_too_large(f"{info.st_size / (1 << 20):.1f} MB"))
         data = handle.read(MAX_SOURCE_BYTES + 1)  # the file may have grown since
     if len(data) > MAX_SOURCE_BYTES:
-        raise SourceFileError(_too_large(len(data)))
+        raise SourceFileError(_too_large(f"over {MAX_SOURCE_BYTES >> 20} MB"))
     return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -89,9 +89,8 @@ def _file_kind(mode: int) -> str:
             "a socket" if stat.S_ISSOCK(mode) else "not a file")
 
 
-def _too_large(size: int) -> str:
-    return (f"it is {size / (1 << 20):.1f} MB or more; netdsl reads source files of at most "
-            f"{MAX_SOURCE_BYTES >> 20} MB")
+def _too_large(size: str) -> str:
+    return f"it is {size}; netdsl reads source files of at most {MAX_SOURCE_BYTES >> 20} MB"
 
 
 def parse_input_override(text: str) -> tuple[str, list[int | str]]:

@@ -112,11 +112,19 @@ def test_missing_file_is_a_usage_error(command: str) -> None:
     assert result.stderr == "netdsl: cannot read no/such/file.net: no such file\n"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its mode")
-def test_unreadable_file_is_a_usage_error(tmp_path: Path) -> None:
+def test_unreadable_file_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = tmp_path / "secret.net"
     shutil.copy(EXAMPLES / "cifar10.net", source)
     source.chmod(0)
+    if os.geteuid() == 0:  # root reads a file whatever its mode: open() answers as for a user
+        real_open = os.open
+
+        def refuse(path: object, *args: object, **kwargs: object) -> int:
+            if os.fspath(path) == str(source):  # type: ignore[call-overload]
+                raise PermissionError(13, "Permission denied", str(source))
+            return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(os, "open", refuse)
     result = run("check", str(source))
     assert result.exit_code == Exit.USAGE
     assert result.stderr == f"netdsl: cannot read {source}: permission denied\n"

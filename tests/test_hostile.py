@@ -158,7 +158,7 @@ def test_a_large_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
     with big.open("wb") as handle:
         handle.truncate(3 << 30)
     code, err = finish(limited_process("check", str(big)), timeout=60)
-    assert (code, err) == (Exit.USAGE, f"netdsl: cannot read {big}: it is 3072.0 MB or more; "
+    assert (code, err) == (Exit.USAGE, f"netdsl: cannot read {big}: it is 3072.0 MB; "
                                        f"netdsl reads source files of at most 4 MB\n")
     with pytest.raises(OSError, match="at most 4 MB"):
         netdsl.check_file(big)
@@ -185,7 +185,7 @@ def test_imports_of_what_is_not_a_source_file_are_located_errors(tmp_path: Path)
             ("/dev/zero", "it is a character device, not a regular file"),
             ("pipe.net", "it is a FIFO, not a regular file"),
             ("folder.net", "it is a directory, not a regular file"),
-            ("big.net", "it is 3072.0 MB or more; netdsl reads source files of at most 4 MB"),
+            ("big.net", "it is 3072.0 MB; netdsl reads source files of at most 4 MB"),
     ], start=1):
         assert f"{main_file}:{line}:1: error: cannot import '{path}': {reason}\n" in err
 
