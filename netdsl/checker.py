@@ -22,6 +22,7 @@ from typing import Any
 
 from . import nodes as n
 from . import shapes as s
+from .budget import Budget, BudgetExceeded
 from .catalogue import LAYERS, MODULE_ATTRIBUTES, REQUIRED, TORCH_CLASSES, LayerSpec, Param
 from .dims import (
     ARITHMETIC,
@@ -286,6 +287,7 @@ class Checker:
         self.forced: dict[int, int] = {}  # If statement -> branch, while exploring
         self.spec_uses: dict[str, list[Frame]] = {}
         self._explored: dict[tuple[int, int], tuple[list[Frame], str | None]] = {}
+        self.budget = Budget()  # all networks together; see budget.py
 
     # ------------------------------------------------------------ diagnostics
 
@@ -329,6 +331,7 @@ class Checker:
 
     def new_node(self, kind: str, op: str, name: str | None, label: str, torch: Any,
                  pos: Pos | None, inputs: list[Tensor], frame: Frame | None) -> Node:
+        self.budget.node(pos, frame)
         self._next_id += 1
         node = Node(self._next_id, kind, op, name, label, torch, pos, inputs, [],
                     scope=frame.scope if frame else ())
@@ -346,8 +349,9 @@ class Checker:
         key = (id(stmt), branch)
         if key in self._explored:
             return self._explored[key]
-        saved = (self.nodes, self.spec_uses, self.forced, self.active)
+        saved = (self.nodes, self.spec_uses, self.forced, self.active, self.budget)
         self.spec_uses, self.forced, self.active = {}, {id(stmt): branch}, []
+        self.budget = Budget()  # a check of its own, maybe long after the first
         found: list[Frame] = []
         reason: str | None = None
         try:
@@ -357,14 +361,14 @@ class Checker:
             self.run_body(frame)
             for frames in self.spec_uses.values():
                 found.extend(f for f in frames if f.branches.get(id(stmt)) == branch)
-        except SourceError as err:
+        except (SourceError, BudgetExceeded) as err:
             found = []
             diag = err.diagnostic
             reason = f"{diag.message} at {diag.line}:{diag.column}"
         except RecursionError:
             found, reason = [], "it nests too deeply"
         finally:
-            self.nodes, self.spec_uses, self.forced, self.active = saved
+            self.nodes, self.spec_uses, self.forced, self.active, self.budget = saved
         self._explored[key] = (found, reason)
         return found, reason
 
@@ -505,6 +509,7 @@ class Checker:
             if frame.returned:
                 self.warn("this statement comes after `return` and is never run", stmt.pos, frame)
                 break
+            self.budget.step(stmt.pos, frame)
             try:
                 result = self.exec_stmt(stmt, frame, last=(i == len(body) - 1))
             except SourceError as err:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import gc
 import os
+import stat
 import sys
+from collections.abc import Iterable
 from enum import IntEnum
 from pathlib import Path
 from typing import Any, NoReturn
@@ -80,14 +82,49 @@ def input_overrides(inputs: tuple[str, ...]) -> dict[str, list[Any]]:
     return overrides
 
 
+def check_file(path: str, overrides: dict[str, list[Any]]) -> Any:
+    """netdsl.check_file, with the command line's own mistakes as usage errors: a FILE that
+    netdsl cannot read, an --input that names no input. Located errors are for source text."""
+    import netdsl
+    from netdsl.program import UnknownInput
+
+    try:
+        return netdsl.check_file(path, overrides)
+    except OSError as exc:
+        reason = "no such file" if isinstance(exc, FileNotFoundError) else (
+            exc.strerror.lower() if exc.strerror else str(exc))
+        fail(Exit.USAGE, f"netdsl: cannot read {path}: {reason}")
+    except UnknownInput as exc:
+        fail(Exit.USAGE, f"netdsl: --input: {exc}")
+
+
 def load(path: str, inputs: tuple[str, ...] = ()) -> Any:
     import netdsl
 
     overrides = input_overrides(inputs)
     try:
-        return netdsl.check_file(path, overrides)
+        return check_file(path, overrides)
     except netdsl.NetDSLError as error:
         report_error(error)
+
+
+def refuse_unsafe_output(target: Path, sources: Iterable[str]) -> None:
+    """Outputs go to regular files or new paths: replacing a device, a FIFO or a directory
+    (os.replace would, as root even /dev/null) or a source of the program is a usage error."""
+    try:
+        info = os.stat(target)
+    except OSError:
+        return  # a new path (or one the write itself will report)
+    if not stat.S_ISREG(info.st_mode):
+        fail(Exit.USAGE, f"netdsl: refusing to write {target}: it exists and is not a "
+                         f"regular file; name a file or a new path")
+    for source in sources:
+        try:
+            if os.path.samefile(source, target):
+                fail(Exit.USAGE, f"netdsl: refusing to overwrite the source {source}; name "
+                                 f"another output with -o")
+        except OSError:
+            continue
 
 
 def write_atomically(target: Path, data: str | bytes) -> None:
@@ -141,7 +178,7 @@ def check(file: str, inputs: tuple[str, ...], as_json: bool) -> None:
         return
     overrides = input_overrides(inputs)
     try:
-        program = netdsl.check_file(file, overrides)
+        program = check_file(file, overrides)
     except netdsl.NetDSLError as error:
         click.echo(dumps(to_json(file, None, error.diagnostics, error.warnings)))
         sys.exit(int(Exit.SOURCE))
@@ -164,8 +201,7 @@ def compile(file: str, output: str | None) -> None:
         click.echo(source, nl=False)
         return
     target = Path(output) if output else Path(file).with_suffix(".py")
-    if target.resolve() == Path(file).resolve():
-        fail(Exit.USAGE, f"netdsl: refusing to overwrite the source {file}")
+    refuse_unsafe_output(target, program.sources)
     write_atomically(target, source)
     click.echo(f"wrote {target}", err=True)
 
@@ -195,6 +231,7 @@ def diagram(file: str, output: str | None, collapse: bool, rankdir: str) -> None
     if data is None:
         target = target.with_suffix(".dot")
         data = dot_source
+    refuse_unsafe_output(target, program.sources)
     write_atomically(target, data)
     click.echo(f"wrote {target}", err=True)
     if note:

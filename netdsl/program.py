@@ -10,15 +10,17 @@ import builtins
 import keyword
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import nodes as n
+from .budget import BudgetExceeded
 from .catalogue import LAYERS
 from .checker import RESERVED_NAMES, Checker, Frame, NetworkResult, validate_name
 from .errors import Diagnostic, NetDSLError, Pos, SourceError
-from .parser import parse
+from .parser import MAX_SOURCE_BYTES, parse
 
 BUILTIN_NAMES = frozenset(dir(builtins))  # a class named `super` would break super().__init__()
 SHAPE_ARG = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*\[(.*)\]\s*$")
@@ -45,6 +47,50 @@ class Program:
     @property
     def blocks(self) -> list[n.Definition]:
         return [d for d in self.definitions.values() if d.kind == "block"]
+
+
+class SourceFileError(OSError):
+    """A path that names no source file netdsl reads: a FIFO, a device, a directory, or a file
+    over the size limit. An OSError, like the errors of open() for a missing file."""
+
+
+class UnknownInput(ValueError):
+    """`inputs` (--input) names an input that no network of the file declares."""
+
+
+def read_source(path: str | Path) -> str:
+    """The text of a source file, refusing without blocking anything that is not a regular
+    file (a FIFO would wait for a writer, /dev/zero never ends) and, before reading, a file
+    over the size limit. Line ends are read as Python's text mode reads them."""
+    kind = _file_kind(os.stat(path).st_mode)
+    if kind:  # refused before opening: opening some devices already does something
+        raise SourceFileError(f"it is {kind}, not a regular file")
+    # O_NONBLOCK: if the path was replaced by a FIFO since, open returns instead of waiting
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    with open(fd, "rb") as handle:
+        info = os.fstat(fd)
+        kind = _file_kind(info.st_mode)
+        if kind:
+            raise SourceFileError(f"it is {kind}, not a regular file")
+        if info.st_size > MAX_SOURCE_BYTES:
+            raise SourceFileError(_too_large(f"{info.st_size / (1 << 20):.1f} MB"))
+        data = handle.read(MAX_SOURCE_BYTES + 1)  # the file may have grown since
+    if len(data) > MAX_SOURCE_BYTES:
+        raise SourceFileError(_too_large(f"over {MAX_SOURCE_BYTES >> 20} MB"))
+    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISREG(mode):
+        return ""
+    return ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else
+            "a character device" if stat.S_ISCHR(mode) else
+            "a block device" if stat.S_ISBLK(mode) else
+            "a socket" if stat.S_ISSOCK(mode) else "not a file")
+
+
+def _too_large(size: str) -> str:
+    return f"it is {size}; netdsl reads source files of at most {MAX_SOURCE_BYTES >> 20} MB"
 
 
 def parse_input_override(text: str) -> tuple[str, list[int | str]]:
@@ -88,11 +134,12 @@ def _visit(src: str, name: str, sources: dict[str, str], errors: list[Diagnostic
         if os.path.realpath(key) in visiting:
             continue
         try:
-            imported = target.read_text(encoding="utf-8")
+            imported = read_source(target)
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             reason = "not found" if isinstance(exc, FileNotFoundError) else (
                 "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else
                 "not a file name" if isinstance(exc, ValueError) else
+                str(exc) if isinstance(exc, SourceFileError) else
                 (exc.strerror or "unreadable").lower())
             errors.append(Diagnostic(f"cannot import {imp.path!r}: {reason}", imp.pos))
             continue
@@ -160,16 +207,20 @@ def check(text: str, filename: str, inputs: dict[str, list[Any]] | None = None) 
     main = [d for d in modules[-1].definitions if d.kind == "network"] if modules else []
     network_inputs = {p.name for d in main for p in d.inputs}
     for name in overrides:
-        if name not in network_inputs:
+        if name not in network_inputs:  # a wrong command line, not an error in the source
             from .checker import did_you_mean
-            errors.append(Diagnostic(f"--input {name}: no network in {filename} has an input "
-                                     f"{name!r}", Pos(filename, 1, 1, 1, 1),
-                                     fix=did_you_mean(name, network_inputs)))
-    for d in main:
-        if definitions.get(d.name) is not d:
-            continue
-        networks.append(checker.check_network(d, {k: v for k, v in overrides.items()
-                                                  if any(p.name == k for p in d.inputs)}))
+
+            hint = did_you_mean(name, network_inputs)
+            raise UnknownInput(f"no network in {filename} has an input {name!r}"
+                               + (f" ({hint})" if hint else ""))
+    try:
+        for d in main:
+            if definitions.get(d.name) is not d:
+                continue
+            networks.append(checker.check_network(d, {k: v for k, v in overrides.items()
+                                                      if any(p.name == k for p in d.inputs)}))
+    except BudgetExceeded as exceeded:  # the whole program is too large: nothing more to check
+        errors.append(exceeded.diagnostic)
     if not main and not errors and not checker.errors:
         blocks = [d for d in definitions.values() if d.kind == "block"]
         if not blocks:

@@ -96,16 +96,38 @@ def test_bad_command_lines_exit_2(args: list[str]) -> None:
     assert run(*args).exit_code == Exit.USAGE
 
 
-def test_unknown_input_name_is_reported() -> None:
-    result = run("check", CIFAR, "--input", "y=[8,3,32,32]")
-    assert result.exit_code == Exit.SOURCE
-    assert "no network" in result.stderr and "'y'" in result.stderr
+@pytest.mark.parametrize("extra", [[], ["--json"]])
+def test_unknown_input_name_is_a_usage_error(extra: list[str]) -> None:
+    """A command-line mistake: exit 2 and no location (there is no source line to point at)."""
+    result = run("check", CIFAR, "--input", "y=[8,3,32,32]", *extra)
+    assert result.exit_code == Exit.USAGE
+    assert result.stderr == f"netdsl: --input: no network in {CIFAR} has an input 'y'\n"
+    assert result.stdout == ""
 
 
-def test_missing_file() -> None:
-    result = run("check", "no/such/file.net")
-    assert result.exit_code == Exit.SOURCE
-    assert "no such file" in result.stderr and "file.net:1:1: error" in result.stderr
+@pytest.mark.parametrize("command", ["check", "compile", "diagram"])
+def test_missing_file_is_a_usage_error(command: str) -> None:
+    result = run(command, "no/such/file.net")
+    assert result.exit_code == Exit.USAGE
+    assert result.stderr == "netdsl: cannot read no/such/file.net: no such file\n"
+
+
+def test_unreadable_file_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "secret.net"
+    shutil.copy(EXAMPLES / "cifar10.net", source)
+    source.chmod(0)
+    if os.geteuid() == 0:  # root reads a file whatever its mode: open() answers as for a user
+        real_open = os.open
+
+        def refuse(path: object, *args: object, **kwargs: object) -> int:
+            if os.fspath(path) == str(source):  # type: ignore[call-overload]
+                raise PermissionError(13, "Permission denied", str(source))
+            return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(os, "open", refuse)
+    result = run("check", str(source))
+    assert result.exit_code == Exit.USAGE
+    assert result.stderr == f"netdsl: cannot read {source}: permission denied\n"
 
 
 def test_help_lists_commands_with_examples() -> None:

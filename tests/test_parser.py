@@ -3,18 +3,15 @@ kept: the text under a node's span must be exactly what the user wrote for it.""
 
 from __future__ import annotations
 
-import gc
 import marshal
 import os
 import subprocess
 import sys
-import weakref
 from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
 
-import netdsl
 from netdsl import lalr
 from netdsl import nodes as n
 from netdsl.parser import parse
@@ -103,68 +100,6 @@ def test_calls_attributes_and_ternaries(body: list[n.Stmt]) -> None:
     assert text(call.pos) == "nn.Identity()(x)"
     assert text(call.func.pos) == "nn.Identity()"
     assert text(call.func.func.pos) == "nn.Identity"
-
-
-def test_checking_restores_the_garbage_collector() -> None:
-    """Checking pauses the cyclic collector (netdsl/__init__.py) and must leave it as it
-    was, enabled or not, even when the source has errors."""
-    source = "network N(x: [B, 3]):\n    x -> relu\n"
-    for enabled in (True, False):
-        (gc.enable if enabled else gc.disable)()
-        try:
-            netdsl.check_source(source)
-            assert gc.isenabled() is enabled
-            with pytest.raises(netdsl.NetDSLError):
-                netdsl.check_source("network N(x: [B, 3]):\n    x -> nope\n")
-            assert gc.isenabled() is enabled
-        finally:
-            gc.enable()
-
-
-def test_a_checked_program_is_not_left_for_the_collector_to_walk() -> None:
-    """The objects made while the collector was paused are moved to the oldest generation,
-    so the collector does not walk them all as soon as it runs again (netdsl/__init__.py)."""
-    if gc.get_freeze_count():
-        pytest.skip("something in this process froze objects; the check leaves them alone")
-    source = "network N(x: [B, 16]):\n    x" + " -> relu" * 2_000 + "\n"
-    program = netdsl.check_source(source)
-    young = len(gc.get_objects(0)) + len(gc.get_objects(1))
-    threshold = gc.get_threshold()[0]
-    assert young < threshold, f"{young} objects left young"
-    assert any(node in gc.get_objects(2) for node in program.networks[0].nodes[-1:])
-    assert gc.get_count()[0] < threshold
-    assert gc.get_freeze_count() == 0
-
-
-def test_the_callers_garbage_is_collected_not_set_aside() -> None:
-    """Only the check's own objects skip the young generations: garbage cycles the caller
-    left there are collected, or a loop of checks would keep every one of them."""
-    class Cycle:
-        pass
-
-    if gc.get_freeze_count():
-        pytest.skip("something in this process froze objects; the check leaves them alone")
-    cycle = Cycle()
-    cycle.itself = cycle
-    alive = weakref.ref(cycle)
-    del cycle
-    netdsl.check_source("network N(x: [B, 16]):\n    x -> relu\n")
-    assert alive() is None
-
-
-def test_objects_the_caller_froze_stay_frozen() -> None:
-    if gc.get_freeze_count():
-        pytest.skip("something in this process froze objects already")
-    kept = [["the caller's"]]
-    gc.freeze()
-    try:
-        frozen = gc.get_freeze_count()
-        program = netdsl.check_source("network N(x: [B, 16]):\n    x -> relu -> relu\n")
-        assert not any(obj is kept for obj in gc.get_objects())  # still frozen
-        assert gc.get_freeze_count() <= frozen  # and the program was not frozen either
-        assert any(node in gc.get_objects(0) for node in program.networks[0].nodes)
-    finally:
-        gc.unfreeze()
 
 
 def _check_in_a_process(cache: Path) -> tuple[bool, str]:
