@@ -205,23 +205,23 @@ def test_norms(data: Any) -> None:
     rank = d(st.integers(2, 5))
     shape = (d(st.integers(2, 3)), *shape_of(d, rank - 1, 1, 6))
     c = shape[1]
+    affine, bias = d(st.booleans()), d(st.booleans())  # bias: PyTorch's keyword-only bias=
     if kind == "batchnorm":
-        affine = d(st.booleans())
         n = {2: 1, 3: 1, 4: 2, 5: 3}[rank]
-        agree(call("batchnorm", affine=affine),
-              lambda: getattr(nn, f"BatchNorm{n}d")(c, affine=affine), [shape])
+        agree(call("batchnorm", affine=affine, bias=bias),
+              lambda: getattr(nn, f"BatchNorm{n}d")(c, affine=affine, bias=bias), [shape])
     elif kind == "instancenorm":
-        affine = d(st.booleans())
         n = {2: 1, 3: 1, 4: 2, 5: 3}[rank]
         if rank == 2:  # netdsl: rank 3/4/5 pick 1d/2d/3d; a [N, C] input is rejected
             got = netdsl_run(call("instancenorm", affine=affine), [shape])
             assert got[0] == "error"
             return
-        agree(call("instancenorm", affine=affine),
-              lambda: getattr(nn, f"InstanceNorm{n}d")(c, affine=affine), [shape])
+        agree(call("instancenorm", affine=affine, bias=bias),
+              lambda: getattr(nn, f"InstanceNorm{n}d")(c, affine=affine, bias=bias), [shape])
     elif kind == "groupnorm":
         groups = d(st.integers(1, 4))
-        agree(call("groupnorm", groups), lambda: nn.GroupNorm(groups, c), [shape])
+        agree(call("groupnorm", groups, affine=affine, bias=bias),
+              lambda: nn.GroupNorm(groups, c, affine=affine, bias=bias), [shape])
     else:
         count = d(st.integers(1, min(2, rank)))
         ns = shape[-count:]
