@@ -280,6 +280,8 @@ def layer_section(spec: LayerSpec) -> list[str]:
               f"{example.line}    # {shapes_text(net)}{params}", "```", ""]
     if spec.module:
         lines.append(f"PyTorch: `self.{attribute} = {node.torch}`, applied as `{call}`.")
+    elif spec.forward.kind == "helper":
+        lines.append(f"PyTorch: `{call}`, a function netdsl writes into the generated file.")
     else:
         lines.append(f"PyTorch: `{call}`.")
     lines.append("")

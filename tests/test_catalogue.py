@@ -269,3 +269,14 @@ def test_each_rank_selects_the_catalogues_class(layer: str, rank: int) -> None:
     _, _, node = run_example(layer, example)
     assert node.meta["cls"] == cls
     assert node.torch.startswith(f"nn.{cls}(")
+
+
+def test_spelling_parenthesises_an_expression_before_a_method_or_operator() -> None:
+    a, b = torch.randn(2, 3), torch.randn(2, 3)
+    scope = {"a": a, "b": b, "torch": torch}
+    mean = LAYERS["mean"].forward.code(["a + b"], {"dim": "1", "keepdim": "False"}, {"keepdim"})
+    assert mean == "(a + b).mean(dim=1)"
+    assert torch.equal(eval(mean, scope), (a + b).mean(dim=1))
+    product = LAYERS["mul"].forward.code(["a + b", "b"])
+    assert product == "(a + b) * b"
+    assert torch.equal(eval(product, scope), (a + b) * b)

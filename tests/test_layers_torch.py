@@ -578,3 +578,17 @@ def test_conv_padding_modes_at_the_edge(mode: str, padding: int, length: int) ->
 def test_threshold_needs_its_arguments() -> None:
     agree("threshold(0.1, 20.0)", lambda: nn.Threshold(0.1, 20.0), [(2, 3)])
     assert netdsl_run("threshold", [(2, 3)])[0] == "error"
+
+
+@pytest.mark.parametrize(("stage", "build"), [
+    ("groupnorm(2, bias=false)", lambda: nn.GroupNorm(2, 4, bias=False)),
+    ("batchnorm(bias=false)", lambda: nn.BatchNorm2d(4, bias=False)),
+    ("instancenorm(affine=true, bias=false)",
+     lambda: nn.InstanceNorm2d(4, affine=True, bias=False)),
+])
+def test_norms_take_pytorchs_keyword_only_bias(stage: str, build: Callable[[], Any]) -> None:
+    agree(stage, build, [(2, 4, 3, 3)])
+    # and the generated module builds the same layer
+    program = netdsl.check_source(f"network T(x: [2, 4, 3, 3]):\n    x -> {stage}\n")
+    generated = netdsl.build(program, "T")()
+    assert [p.shape for p in generated.parameters()] == [p.shape for p in build().parameters()]
