@@ -1,23 +1,36 @@
-"""The layer catalogue: one entry per netdsl layer, as data.
+"""The layer catalogue: one entry per netdsl layer, every fact about it as data.
 
-Each entry gives PyTorch's own constructor signature (names, order, defaults), the
-arguments netdsl infers from the input (removed from the netdsl signature but still
-accepted by keyword as a check), the shape rule, the attribute-name prefix used in
-generated code, and how many tensors it takes. Nothing here imports torch.
+An entry gives the layer's netdsl name; PyTorch's own signature (names, order, defaults,
+keyword-only arguments) of the class or function it stands for; the arguments netdsl infers
+from the input (removed from the netdsl signature but still accepted by keyword, as a
+check) and the defaults where netdsl differs from PyTorch; the shape rule; the torch class
+each input rank selects; how it is written in a generated `forward` (see spelling.py); its
+diagram category; the attribute-name prefix in generated code; and how many tensors it
+takes. Nothing here imports torch; tests/test_catalogue.py holds the signatures to torch's.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from . import shapes as s
+from .spelling import MODULE, Forward, keyword, positional, spread
 
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "<required>"})()
-VARARGS = "*"
+
+# The key of `LayerSpec.torch_classes` for a class that every input rank the rule accepts
+# selects alike (nn.Linear on rank 1, 2, 3, ...).
+ANY_RANK = None
+
+# What a layer does, for the diagram's colours and the layer reference's sections.
+Category = Literal["conv", "linear", "embedding", "pool", "norm", "dropout", "activation",
+                   "recurrent", "attention", "resample", "padding", "reshape", "merge", "split",
+                   "reduce"]
+CATEGORIES: tuple[str, ...] = get_args(Category)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,54 +38,86 @@ class Param:
     name: str
     default: Any = REQUIRED
     star: bool = False  # *shape: takes all remaining positional arguments as a tuple
+    keyword_only: bool = False  # after PyTorch's bare `*`: nn.GroupNorm(..., *, bias=True)
 
 
 @functools.cache
 def _literal(text: str) -> Any:
-    """A default's value; each distinct text is evaluated once (142 defaults, 23 texts: this
-    runs at import, on every start of netdsl)."""
+    """A default's value; each distinct text is evaluated once (this runs at import, on
+    every start of netdsl)."""
     return ast.literal_eval(text)
 
 
 def signature(text: str) -> tuple[Param, ...]:
-    """'a, b=1, *dims' -> Params; defaults are Python literals (True, None, 'zeros')."""
+    """'a; b=1; *dims' -> Params; defaults are Python literals (True, None, 'zeros'); a bare
+    '*' makes the parameters after it keyword-only, as in Python."""
     out = []
+    keyword_only = False
     for part in filter(None, (p.strip() for p in text.split(";"))):
-        if part.startswith("*"):
+        if part == "*":
+            keyword_only = True
+        elif part.startswith("*"):
             out.append(Param(part[1:], star=True))
         elif "=" in part:
             name, default = part.split("=", 1)
-            out.append(Param(name.strip(), _literal(default.strip())))
+            out.append(Param(name.strip(), _literal(default.strip()), keyword_only=keyword_only))
         else:
-            out.append(Param(part))
+            out.append(Param(part, keyword_only=keyword_only))
     return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
 class LayerSpec:
-    name: str
-    rule: Callable[[s.Call], s.Applied]
-    torch_signature: tuple[Param, ...]
-    inferred: tuple[str, ...] = ()
-    classes: tuple[str, ...] = ()  # the torch.nn classes this entry stands for
-    prefix: str = ""
-    module: bool = True  # built as an nn.Module attribute (False: a torch function)
+    name: str  # how netdsl spells it: conv, batchnorm, cat
+    rule: Callable[[s.Call], s.Applied]  # the shape rule (shapes.py)
+    torch_signature: tuple[Param, ...]  # PyTorch's, for the class or function, no factory kwargs
+    category: Category
+    # input rank -> the torch.nn class it selects (ANY_RANK: every rank the rule accepts);
+    # empty for a layer that is not an nn.Module
+    torch_classes: Mapping[int | None, str] = field(default_factory=dict)
+    forward: Forward = MODULE  # how generated code applies it
+    inferred: tuple[str, ...] = ()  # sizes read from the input (in_channels, ...)
+    prefix: str = ""  # generated attribute names: conv1, conv2 (modules only)
     min_inputs: int = 1
     max_inputs: int = 1
-    primary: bool = False  # multi-output; a pipeline passes on the first output
+    primary: bool = False  # multi-output; a pipeline passes on the first output (`[0]`)
     overrides: dict[str, Any] = field(default_factory=dict)  # netdsl defaults that differ
     signature: tuple[Param, ...] = field(init=False)  # what a netdsl user writes
 
     def __post_init__(self) -> None:
+        if self.category not in CATEGORIES:
+            raise ValueError(f"{self.name}: unknown category {self.category!r}")
+        if self.module != bool(self.torch_classes) or (self.module and not self.prefix):
+            raise ValueError(f"{self.name}: a module layer has torch classes and a prefix, "
+                             f"a function has neither")
         # PyTorch's signature minus the inferred sizes, with netdsl's own defaults
         out = []
         for p in self.torch_signature:
             if p.name in self.inferred:
                 continue
             if p.name in self.overrides:
-                p = Param(p.name, self.overrides[p.name], p.star)
+                p = Param(p.name, self.overrides[p.name], p.star, p.keyword_only)
             out.append(p)
         object.__setattr__(self, "signature", tuple(out))
+
+    @property
+    def module(self) -> bool:
+        """Built as an nn.Module attribute (False: a function, method or operator)."""
+        return self.forward.kind == "module"
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The torch.nn classes this entry stands for, in rank order, each once."""
+        return tuple(dict.fromkeys(self.torch_classes[k] for k in self.ranks()))
+
+    def ranks(self) -> list[int | None]:
+        """The keys of torch_classes in rank order (ANY_RANK alone when it is the key)."""
+        return sorted(self.torch_classes, key=lambda k: -1 if k is None else k)
+
+    def torch_class(self, rank: int) -> str | None:
+        """The class an input of this rank selects; None when the rule rejects the rank
+        (or the layer is no nn.Module)."""
+        return self.torch_classes.get(rank, self.torch_classes.get(ANY_RANK))
 
     @property
     def multi_input(self) -> bool:
@@ -87,122 +132,159 @@ CONV = ("in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1
         "bias=True, padding_mode='zeros'")
 CONVT = ("in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, "
          "groups=1, bias=True, dilation=1, padding_mode='zeros'")
+NORM = "num_features, eps=1e-05, momentum=0.1, affine={0}, track_running_stats={0}, *, bias=True"
 RNN_TAIL = "num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False"
 TRANSFORMER = ("d_model, nhead, dim_feedforward=2048, dropout=0.1, activation='relu', "
                "layer_norm_eps=1e-05, batch_first=False, norm_first=False, bias=True")
+SPATIAL = (3, 4, 5)  # [N, C, L], [N, C, H, W], [N, C, D, H, W]: 1d, 2d, 3d classes
+MANY = 1 << 30
 
 
-def _nd(template: str) -> tuple[str, ...]:
-    return tuple(template.format(n=n) for n in (1, 2, 3))
+def _nd(template: str, ranks: tuple[int, ...] = SPATIAL) -> dict[int | None, str]:
+    """{3: 'Conv1d', 4: 'Conv2d', 5: 'Conv3d'}: rank r selects the (r - 2)d class."""
+    return {r: template.format(n=max(r - 2, 1)) for r in ranks}
 
 
-def _act(name: str, cls: str, sig: str = "", prefix: str | None = None) -> LayerSpec:
-    return LayerSpec(name, s.activation(cls), _sig(sig), classes=(cls,), prefix=prefix or name)
+def _every(cls: str, ranks: tuple[int, ...] | None = None) -> dict[int | None, str]:
+    """One class for the given ranks, or for every rank the rule accepts."""
+    return {r: cls for r in ranks} if ranks else {ANY_RANK: cls}
 
+
+def _act(name: str, cls: str, sig: str = "", rule: Any = None) -> LayerSpec:
+    return LayerSpec(name, rule or s.activation(cls), _sig(sig), "activation", _every(cls),
+                     prefix=name)
+
+
+def _function(name: str, rule: Any, sig: str, category: Category, forward: Forward,
+              **extra: Any) -> LayerSpec:
+    return LayerSpec(name, rule, _sig(sig), category, forward=forward, **extra)
+
+
+def _method(name: str, args: tuple[Any, ...]) -> Forward:
+    return Forward("method", name, args)
+
+
+REDUCTION = keyword("dim", "keepdim", omit_default=True)
 
 ENTRIES: list[LayerSpec] = [
-    LayerSpec("conv", s.conv, _sig(CONV), ("in_channels",), _nd("Conv{n}d"), "conv"),
-    LayerSpec("convtranspose", s.conv_transpose, _sig(CONVT), ("in_channels",),
-              _nd("ConvTranspose{n}d"), "upconv"),
-    LayerSpec("linear", s.linear, _sig("in_features, out_features, bias=True"),
-              ("in_features",), ("Linear",), "fc"),
+    LayerSpec("conv", s.conv, _sig(CONV), "conv", _nd("Conv{n}d"), inferred=("in_channels",),
+              prefix="conv"),
+    LayerSpec("convtranspose", s.conv_transpose, _sig(CONVT), "conv", _nd("ConvTranspose{n}d"),
+              inferred=("in_channels",), prefix="upconv"),
+    LayerSpec("linear", s.linear, _sig("in_features, out_features, bias=True"), "linear",
+              _every("Linear"), inferred=("in_features",), prefix="fc"),
     LayerSpec("maxpool", s.maxpool, _sig("kernel_size, stride=None, padding=0, dilation=1, "
                                          "return_indices=False, ceil_mode=False"),
-              classes=_nd("MaxPool{n}d"), prefix="pool"),
+              "pool", _nd("MaxPool{n}d"), prefix="pool"),
     LayerSpec("avgpool", s.avgpool, _sig("kernel_size, stride=None, padding=0, ceil_mode=False, "
                                          "count_include_pad=True, divisor_override=None"),
-              classes=_nd("AvgPool{n}d"), prefix="pool"),
-    LayerSpec("adaptive_avgpool", s.adaptive_avgpool, _sig("output_size"),
-              classes=_nd("AdaptiveAvgPool{n}d"), prefix="pool"),
+              "pool", _nd("AvgPool{n}d"), prefix="pool"),
+    LayerSpec("adaptive_avgpool", s.adaptive_avgpool, _sig("output_size"), "pool",
+              _nd("AdaptiveAvgPool{n}d"), prefix="pool"),
     LayerSpec("adaptive_maxpool", s.adaptive_maxpool, _sig("output_size, return_indices=False"),
-              classes=_nd("AdaptiveMaxPool{n}d"), prefix="pool"),
-    LayerSpec("batchnorm", s.batchnorm, _sig("num_features, eps=1e-05, momentum=0.1, "
-                                             "affine=True, track_running_stats=True"),
-              ("num_features",), _nd("BatchNorm{n}d"), "bn"),
-    LayerSpec("instancenorm", s.instancenorm, _sig("num_features, eps=1e-05, momentum=0.1, "
-                                                   "affine=False, track_running_stats=False"),
-              ("num_features",), _nd("InstanceNorm{n}d"), "norm"),
-    LayerSpec("groupnorm", s.groupnorm, _sig("num_groups, num_channels, eps=1e-05, affine=True"),
-              ("num_channels",), ("GroupNorm",), "gn"),
+              "pool", _nd("AdaptiveMaxPool{n}d"), prefix="pool"),
+    LayerSpec("batchnorm", s.batchnorm, _sig(NORM.format(True)), "norm",
+              _nd("BatchNorm{n}d", (2, *SPATIAL)), inferred=("num_features",), prefix="bn"),
+    LayerSpec("instancenorm", s.instancenorm, _sig(NORM.format(False)), "norm",
+              _nd("InstanceNorm{n}d"), inferred=("num_features",), prefix="norm"),
+    LayerSpec("groupnorm", s.groupnorm, _sig("num_groups, num_channels, eps=1e-05, affine=True, "
+                                             "*, bias=True"),
+              "norm", _every("GroupNorm"), inferred=("num_channels",), prefix="gn"),
     LayerSpec("layernorm", s.layernorm, _sig("normalized_shape, eps=1e-05, "
                                              "elementwise_affine=True, bias=True"),
-              (), ("LayerNorm",), "ln", overrides={"normalized_shape": None}),
-    LayerSpec("dropout", s.dropout, _sig("p=0.5, inplace=False"), classes=("Dropout",),
+              "norm", _every("LayerNorm"), prefix="ln", overrides={"normalized_shape": None}),
+    LayerSpec("dropout", s.dropout, _sig("p=0.5, inplace=False"), "dropout", _every("Dropout"),
               prefix="dropout"),
-    LayerSpec("dropout1d", s._dropout_nd(1), _sig("p=0.5, inplace=False"), classes=("Dropout1d",),
-              prefix="dropout"),
-    LayerSpec("dropout2d", s._dropout_nd(2), _sig("p=0.5, inplace=False"), classes=("Dropout2d",),
-              prefix="dropout"),
-    LayerSpec("dropout3d", s._dropout_nd(3), _sig("p=0.5, inplace=False"), classes=("Dropout3d",),
-              prefix="dropout"),
+    LayerSpec("dropout1d", s._dropout_nd(1), _sig("p=0.5, inplace=False"), "dropout",
+              _every("Dropout1d", (2, 3)), prefix="dropout"),
+    LayerSpec("dropout2d", s._dropout_nd(2), _sig("p=0.5, inplace=False"), "dropout",
+              _every("Dropout2d", (3, 4)), prefix="dropout"),
+    LayerSpec("dropout3d", s._dropout_nd(3), _sig("p=0.5, inplace=False"), "dropout",
+              _every("Dropout3d", (4, 5)), prefix="dropout"),
     LayerSpec("embedding", s.embedding, _sig("num_embeddings, embedding_dim, padding_idx=None, "
                                              "max_norm=None, norm_type=2.0, "
                                              "scale_grad_by_freq=False, sparse=False"),
-              classes=("Embedding",), prefix="embedding"),
+              "embedding", _every("Embedding"), prefix="embedding"),
     LayerSpec("rnn", s.recurrent("RNN"), _sig("input_size, hidden_size, num_layers=1, "
                                               "nonlinearity='tanh', bias=True, "
                                               "batch_first=False, dropout=0.0, "
                                               "bidirectional=False"),
-              ("input_size",), ("RNN",), "rnn", max_inputs=2, primary=True),
+              "recurrent", _every("RNN", (2, 3)), inferred=("input_size",), prefix="rnn",
+              max_inputs=2, primary=True),
     LayerSpec("lstm", s.recurrent("LSTM"), _sig(f"input_size, hidden_size, {RNN_TAIL}, "
                                                 f"proj_size=0"),
-              ("input_size",), ("LSTM",), "lstm", max_inputs=3, primary=True),
+              "recurrent", _every("LSTM", (2, 3)), inferred=("input_size",), prefix="lstm",
+              max_inputs=3, primary=True),
     LayerSpec("gru", s.recurrent("GRU"), _sig(f"input_size, hidden_size, {RNN_TAIL}"),
-              ("input_size",), ("GRU",), "gru", max_inputs=2, primary=True),
+              "recurrent", _every("GRU", (2, 3)), inferred=("input_size",), prefix="gru",
+              max_inputs=2, primary=True),
     LayerSpec("rnncell", s.cell("RNNCell"), _sig("input_size, hidden_size, bias=True, "
                                                  "nonlinearity='tanh'"),
-              ("input_size",), ("RNNCell",), "cell", max_inputs=2),
+              "recurrent", _every("RNNCell", (1, 2)), inferred=("input_size",), prefix="cell",
+              max_inputs=2),
     LayerSpec("lstmcell", s.cell("LSTMCell"), _sig("input_size, hidden_size, bias=True"),
-              ("input_size",), ("LSTMCell",), "cell", max_inputs=3, primary=True),
+              "recurrent", _every("LSTMCell", (1, 2)), inferred=("input_size",), prefix="cell",
+              max_inputs=3, primary=True),
     LayerSpec("grucell", s.cell("GRUCell"), _sig("input_size, hidden_size, bias=True"),
-              ("input_size",), ("GRUCell",), "cell", max_inputs=2),
+              "recurrent", _every("GRUCell", (1, 2)), inferred=("input_size",), prefix="cell",
+              max_inputs=2),
     LayerSpec("multihead_attention", s.multihead_attention,
               _sig("embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, "
                    "add_zero_attn=False, kdim=None, vdim=None, batch_first=False"),
-              ("embed_dim",), ("MultiheadAttention",), "attn", max_inputs=3, primary=True),
+              "attention", _every("MultiheadAttention", (2, 3)),
+              forward=Forward("module", lone_input_repeats=3), inferred=("embed_dim",),
+              prefix="attn", max_inputs=3, primary=True),
     LayerSpec("transformer_encoder_layer", s.transformer_encoder_layer, _sig(TRANSFORMER),
-              ("d_model",), ("TransformerEncoderLayer",), "encoder_layer"),
+              "attention", _every("TransformerEncoderLayer", (2, 3)), inferred=("d_model",),
+              prefix="encoder_layer"),
     LayerSpec("transformer_decoder_layer", s.transformer_decoder_layer, _sig(TRANSFORMER),
-              ("d_model",), ("TransformerDecoderLayer",), "decoder_layer", min_inputs=2,
-              max_inputs=2),
+              "attention", _every("TransformerDecoderLayer", (2, 3)), inferred=("d_model",),
+              prefix="decoder_layer", min_inputs=2, max_inputs=2),
     LayerSpec("upsample", s.upsample, _sig("size=None, scale_factor=None, mode='nearest', "
                                            "align_corners=None, recompute_scale_factor=None"),
-              classes=("Upsample",), prefix="up"),
-    LayerSpec("flatten", s.flatten, _sig("start_dim=1, end_dim=-1"), classes=("Flatten",),
-              prefix="flatten"),
-    LayerSpec("unflatten", s.unflatten, _sig("dim, unflattened_size"), classes=("Unflatten",),
-              prefix="unflatten"),
-    LayerSpec("reshape", s.reshape, signature("*shape"), module=False),
-    LayerSpec("view", s.reshape, signature("*shape"), module=False),
-    LayerSpec("permute", s.permute, signature("*dims"), module=False),
-    LayerSpec("transpose", s.transpose, _sig("dim0, dim1"), module=False),
-    LayerSpec("squeeze", s.squeeze, _sig("dim=None"), module=False),
-    LayerSpec("unsqueeze", s.unsqueeze, _sig("dim"), module=False),
-    LayerSpec("zeropad", s.pad_layer("Zero"), _sig("padding"), classes=_nd("ZeroPad{n}d"),
+              "resample", _every("Upsample", SPATIAL), prefix="up"),
+    LayerSpec("flatten", s.flatten, _sig("start_dim=1, end_dim=-1"), "reshape",
+              _every("Flatten"), prefix="flatten"),
+    LayerSpec("unflatten", s.unflatten, _sig("dim, unflattened_size"), "reshape",
+              _every("Unflatten"), prefix="unflatten"),
+    _function("reshape", s.reshape, "*shape", "reshape", _method("reshape", spread("shape"))),
+    _function("view", s.reshape, "*shape", "reshape", _method("view", spread("shape"))),
+    _function("permute", s.permute, "*dims", "reshape", _method("permute", spread("dims"))),
+    _function("transpose", s.transpose, "dim0, dim1", "reshape",
+              _method("transpose", positional("dim0", "dim1"))),
+    _function("squeeze", s.squeeze, "dim=None", "reshape",
+              _method("squeeze", positional("dim", omit_default=True))),
+    _function("unsqueeze", s.unsqueeze, "dim", "reshape",
+              _method("unsqueeze", positional("dim"))),
+    LayerSpec("zeropad", s.pad_layer("Zero"), _sig("padding"), "padding", _nd("ZeroPad{n}d"),
               prefix="pad"),
-    LayerSpec("constantpad", s.pad_layer("Constant"), _sig("padding, value"),
-              classes=_nd("ConstantPad{n}d"), prefix="pad"),
-    LayerSpec("reflectionpad", s.pad_layer("Reflection"), _sig("padding"),
-              classes=_nd("ReflectionPad{n}d"), prefix="pad"),
-    LayerSpec("replicationpad", s.pad_layer("Replication"), _sig("padding"),
-              classes=_nd("ReplicationPad{n}d"), prefix="pad"),
-    LayerSpec("pad", s.pad, _sig("pad, mode='constant', value=None"), module=False),
-    LayerSpec("pad_to_match", s.pad_to_match, (), module=False, min_inputs=2, max_inputs=2),
+    LayerSpec("constantpad", s.pad_layer("Constant"), _sig("padding, value"), "padding",
+              _nd("ConstantPad{n}d"), prefix="pad"),
+    LayerSpec("reflectionpad", s.pad_layer("Reflection"), _sig("padding"), "padding",
+              _nd("ReflectionPad{n}d"), prefix="pad"),
+    LayerSpec("replicationpad", s.pad_layer("Replication"), _sig("padding"), "padding",
+              _nd("ReplicationPad{n}d"), prefix="pad"),
+    _function("pad", s.pad, "pad, mode='constant', value=None", "padding",
+              Forward("function", "F.pad", (*positional("pad"),
+                                            *keyword("mode", "value", omit_default=True)))),
+    _function("pad_to_match", s.pad_to_match, "", "padding", Forward("helper", "pad_to_match"),
+              min_inputs=2, max_inputs=2),
+    # im2col and col2im: they rearrange (and fold sums) elements, no weights
     LayerSpec("unfold", s.unfold, _sig("kernel_size, dilation=1, padding=0, stride=1"),
-              classes=("Unfold",), prefix="unfold"),
+              "reshape", _every("Unfold", (3, 4)), prefix="unfold"),
     LayerSpec("fold", s.fold, _sig("output_size, kernel_size, dilation=1, padding=0, stride=1"),
-              classes=("Fold",), prefix="fold"),
-    LayerSpec("pixel_shuffle", s.pixel_shuffle, _sig("upscale_factor"),
-              classes=("PixelShuffle",), prefix="shuffle"),
-    LayerSpec("pixel_unshuffle", s.pixel_unshuffle, _sig("downscale_factor"),
-              classes=("PixelUnshuffle",), prefix="unshuffle"),
+              "reshape", _every("Fold", (2, 3)), prefix="fold"),
+    LayerSpec("pixel_shuffle", s.pixel_shuffle, _sig("upscale_factor"), "resample",
+              _every("PixelShuffle"), prefix="shuffle"),
+    LayerSpec("pixel_unshuffle", s.pixel_unshuffle, _sig("downscale_factor"), "resample",
+              _every("PixelUnshuffle"), prefix="unshuffle"),
     _act("relu", "ReLU", "inplace=False"),
     _act("relu6", "ReLU6", "inplace=False"),
     _act("leaky_relu", "LeakyReLU", "negative_slope=0.01, inplace=False"),
     _act("elu", "ELU", "alpha=1.0, inplace=False"),
     _act("selu", "SELU", "inplace=False"),
     _act("celu", "CELU", "alpha=1.0, inplace=False"),
-    LayerSpec("gelu", s.gelu, _sig("approximate='none'"), classes=("GELU",), prefix="gelu"),
+    _act("gelu", "GELU", "approximate='none'", s.gelu),
     _act("silu", "SiLU", "inplace=False"),
     _act("mish", "Mish", "inplace=False"),
     _act("sigmoid", "Sigmoid"),
@@ -216,31 +298,37 @@ ENTRIES: list[LayerSpec] = [
     _act("tanhshrink", "Tanhshrink"),
     _act("threshold", "Threshold", "threshold, value, inplace=False"),
     _act("identity", "Identity"),
-    LayerSpec("prelu", s.prelu, _sig("num_parameters=1, init=0.25"), classes=("PReLU",),
-              prefix="prelu"),
-    LayerSpec("softmax", s.softmax_like("Softmax"), _sig("dim"), classes=("Softmax",),
-              prefix="softmax"),
-    LayerSpec("log_softmax", s.softmax_like("LogSoftmax"), _sig("dim"), classes=("LogSoftmax",),
-              prefix="log_softmax"),
-    LayerSpec("softmin", s.softmax_like("Softmin"), _sig("dim"), classes=("Softmin",),
-              prefix="softmin"),
-    LayerSpec("glu", s.glu, _sig("dim=-1"), classes=("GLU",), prefix="glu"),
-    LayerSpec("cat", s.cat, _sig("dim=1"), module=False, max_inputs=1 << 30),
-    LayerSpec("stack", s.stack, _sig("dim=0"), module=False, max_inputs=1 << 30),
-    LayerSpec("add", s.elementwise("add", "torch.add"), (), module=False, min_inputs=2,
-              max_inputs=1 << 30),
-    LayerSpec("mul", s.elementwise("mul", "torch.mul"), (), module=False, min_inputs=2,
-              max_inputs=1 << 30),
-    LayerSpec("mean", s.reduce("torch.mean"), _sig("dim=None, keepdim=False"), module=False),
-    LayerSpec("sum", s.reduce("torch.sum"), _sig("dim=None, keepdim=False"), module=False),
-    LayerSpec("amax", s.reduce("torch.amax"), _sig("dim=None, keepdim=False"), module=False),
-    LayerSpec("chunk", s.chunk, _sig("chunks, dim=0"), module=False),
-    LayerSpec("split", s.split, _sig("split_size_or_sections, dim=0"), module=False),
+    _act("prelu", "PReLU", "num_parameters=1, init=0.25", s.prelu),
+    _act("softmax", "Softmax", "dim", s.softmax_like("Softmax")),
+    _act("log_softmax", "LogSoftmax", "dim", s.softmax_like("LogSoftmax")),
+    _act("softmin", "Softmin", "dim", s.softmax_like("Softmin")),
+    _act("glu", "GLU", "dim=-1", s.glu),
+    _function("cat", s.cat, "dim=0", "merge",
+              Forward("function", "torch.cat", keyword("dim"), inputs_as_list=True),
+              max_inputs=MANY, overrides={"dim": 1}),
+    _function("stack", s.stack, "dim=0", "merge",
+              Forward("function", "torch.stack", keyword("dim"), inputs_as_list=True),
+              max_inputs=MANY),
+    _function("add", s.elementwise("add", "torch.add"), "", "merge", Forward("operator", "+"),
+              min_inputs=2, max_inputs=MANY),
+    _function("mul", s.elementwise("mul", "torch.mul"), "", "merge", Forward("operator", "*"),
+              min_inputs=2, max_inputs=MANY),
+    _function("mean", s.reduce("torch.mean"), "dim=None, keepdim=False", "reduce",
+              _method("mean", REDUCTION)),
+    _function("sum", s.reduce("torch.sum"), "dim=None, keepdim=False", "reduce",
+              _method("sum", REDUCTION)),
+    _function("amax", s.reduce("torch.amax"), "dim=None, keepdim=False", "reduce",
+              _method("amax", REDUCTION)),
+    _function("chunk", s.chunk, "chunks, dim=0", "split",
+              Forward("function", "torch.chunk", (*positional("chunks"), *keyword("dim")))),
+    _function("split", s.split, "split_size_or_sections, dim=0", "split",
+              Forward("function", "torch.split", (*positional("split_size_or_sections"),
+                                                  *keyword("dim")))),
 ]
 
 LAYERS: dict[str, LayerSpec] = {spec.name: spec for spec in ENTRIES}
 
-# torch.nn class name -> (catalogue entry, the input rank that selects that class)
+# torch.nn class name -> the catalogue entry that stands for it
 TORCH_CLASSES: dict[str, LayerSpec] = {cls: spec for spec in ENTRIES for cls in spec.classes}
 
 # Attributes every nn.Module has: a generated attribute must not replace them.

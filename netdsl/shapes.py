@@ -336,20 +336,27 @@ def adaptive_maxpool(call: Call) -> Applied:
 # ---------------------------------------------------------------- normalization
 
 
+def _affine_params(call: Call, channels: int) -> int:
+    """A norm's weight and bias per channel: affine=false has neither, bias=false no bias."""
+    if not call.a["affine"]:
+        return 0
+    return channels * (2 if call.a["bias"] else 1)
+
+
 def batchnorm(call: Call) -> Applied:
     x, n = rank_dims(call, {2: 1, 3: 1, 4: 2, 5: 3}, "[N, C, *spatial]")
     c = need_int(x.shape[1], "num_features", " (dimension 1)")
     check_given(call, "num_features", c, 1, "features")
-    params = 2 * int(c) if call.a["affine"] else 0
-    return same_shape(call, cls=f"BatchNorm{n}d", inferred={"num_features": c}, params=params)
+    return same_shape(call, cls=f"BatchNorm{n}d", inferred={"num_features": c},
+                      params=_affine_params(call, int(c)))
 
 
 def instancenorm(call: Call) -> Applied:
     x, n = rank_dims(call, CONV_RANKS, WHAT_CONV)
     c = need_int(x.shape[1], "num_features", " (dimension 1)")
     check_given(call, "num_features", c, 1, "features")
-    params = 2 * c if call.a["affine"] else 0
-    return same_shape(call, cls=f"InstanceNorm{n}d", inferred={"num_features": c}, params=params)
+    return same_shape(call, cls=f"InstanceNorm{n}d", inferred={"num_features": c},
+                      params=_affine_params(call, int(c)))
 
 
 def groupnorm(call: Call) -> Applied:
@@ -364,7 +371,7 @@ def groupnorm(call: Call) -> Applied:
         raise ShapeError(f"{c} channels cannot be split into num_groups={g} groups",
                          explain=[(0, 1)])
     return same_shape(call, cls="GroupNorm", inferred={"num_channels": c},
-                      params=2 * c if call.a["affine"] else 0)
+                      params=_affine_params(call, int(c)))
 
 
 def layernorm(call: Call) -> Applied:

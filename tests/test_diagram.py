@@ -131,3 +131,19 @@ def test_labels_escape_source_text() -> None:
                                   '    x -> upsample(scale_factor=2, mode="bilinear") as up\n')
     dot = netdsl.to_dot(program)
     assert "mode=&quot;bilinear&quot;" in dot
+
+
+def test_each_layer_is_drawn_in_its_catalogue_categorys_colour() -> None:
+    from netdsl.backends.dot import CATEGORY_COLOURS
+    from netdsl.catalogue import CATEGORIES, LAYERS
+
+    assert set(CATEGORY_COLOURS) == set(CATEGORIES)
+    source = ("network N(x: [B, 3, 8, 8]):\n"
+              "    x -> conv(4, 3) -> relu -> zeropad(1) -> flatten -> dropout -> linear(2)\n")
+    dot = netdsl.to_dot(netdsl.check_source(source))
+    fills = dict(re.findall(r"<B>(\w+)</B>.*fillcolor=\"(#\w+)\"", dot))
+    for name, layer in [("conv1", "conv"), ("relu1", "relu"), ("pad1", "zeropad"),
+                        ("flatten1", "flatten"), ("dropout1", "dropout"), ("fc1", "linear")]:
+        assert fills[name] == CATEGORY_COLOURS[LAYERS[layer].category], name
+    # padding and flattening are no activations (they were drawn as such)
+    assert fills["flatten1"] != fills["relu1"] and fills["pad1"] != fills["relu1"]

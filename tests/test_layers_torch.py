@@ -205,23 +205,23 @@ def test_norms(data: Any) -> None:
     rank = d(st.integers(2, 5))
     shape = (d(st.integers(2, 3)), *shape_of(d, rank - 1, 1, 6))
     c = shape[1]
+    affine, bias = d(st.booleans()), d(st.booleans())  # bias: PyTorch's keyword-only bias=
     if kind == "batchnorm":
-        affine = d(st.booleans())
         n = {2: 1, 3: 1, 4: 2, 5: 3}[rank]
-        agree(call("batchnorm", affine=affine),
-              lambda: getattr(nn, f"BatchNorm{n}d")(c, affine=affine), [shape])
+        agree(call("batchnorm", affine=affine, bias=bias),
+              lambda: getattr(nn, f"BatchNorm{n}d")(c, affine=affine, bias=bias), [shape])
     elif kind == "instancenorm":
-        affine = d(st.booleans())
         n = {2: 1, 3: 1, 4: 2, 5: 3}[rank]
         if rank == 2:  # netdsl: rank 3/4/5 pick 1d/2d/3d; a [N, C] input is rejected
             got = netdsl_run(call("instancenorm", affine=affine), [shape])
             assert got[0] == "error"
             return
-        agree(call("instancenorm", affine=affine),
-              lambda: getattr(nn, f"InstanceNorm{n}d")(c, affine=affine), [shape])
+        agree(call("instancenorm", affine=affine, bias=bias),
+              lambda: getattr(nn, f"InstanceNorm{n}d")(c, affine=affine, bias=bias), [shape])
     elif kind == "groupnorm":
         groups = d(st.integers(1, 4))
-        agree(call("groupnorm", groups), lambda: nn.GroupNorm(groups, c), [shape])
+        agree(call("groupnorm", groups, affine=affine, bias=bias),
+              lambda: nn.GroupNorm(groups, c, affine=affine, bias=bias), [shape])
     else:
         count = d(st.integers(1, min(2, rank)))
         ns = shape[-count:]
@@ -578,3 +578,17 @@ def test_conv_padding_modes_at_the_edge(mode: str, padding: int, length: int) ->
 def test_threshold_needs_its_arguments() -> None:
     agree("threshold(0.1, 20.0)", lambda: nn.Threshold(0.1, 20.0), [(2, 3)])
     assert netdsl_run("threshold", [(2, 3)])[0] == "error"
+
+
+@pytest.mark.parametrize(("stage", "build"), [
+    ("groupnorm(2, bias=false)", lambda: nn.GroupNorm(2, 4, bias=False)),
+    ("batchnorm(bias=false)", lambda: nn.BatchNorm2d(4, bias=False)),
+    ("instancenorm(affine=true, bias=false)",
+     lambda: nn.InstanceNorm2d(4, affine=True, bias=False)),
+])
+def test_norms_take_pytorchs_keyword_only_bias(stage: str, build: Callable[[], Any]) -> None:
+    agree(stage, build, [(2, 4, 3, 3)])
+    # and the generated module builds the same layer
+    program = netdsl.check_source(f"network T(x: [2, 4, 3, 3]):\n    x -> {stage}\n")
+    generated = netdsl.build(program, "T")()
+    assert [p.shape for p in generated.parameters()] == [p.shape for p in build().parameters()]

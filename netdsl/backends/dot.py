@@ -16,6 +16,7 @@ from typing import Any
 
 import graphviz
 
+from ..catalogue import LAYERS
 from ..checker import NetworkResult
 from ..dims import dim_str
 from ..program import Program
@@ -26,22 +27,15 @@ INSTALL_HINT = ("Graphviz's `dot` was not found, so the DOT source was written i
                 "install Graphviz (e.g. `apt-get install graphviz` or `brew install graphviz`) "
                 "to render it")
 
-# Fill colours by what a layer does (ColorBrewer Pastel1, readable in print and on screen).
-CATEGORY_COLOURS = {
-    "conv": "#b3cde3", "linear": "#decbe4", "norm": "#ccebc5", "act": "#fed9a6",
-    "pool": "#fddaec", "recurrent": "#e5d8bd", "attention": "#e5d8bd", "shape": "#f2f2f2",
-    "other": "#f2f2f2",
+# Fill colours by the catalogue's category of a layer (ColorBrewer Pastel1, readable in
+# print and on screen); related categories share a colour.
+CATEGORY_COLOURS: dict[str, str] = {
+    "conv": "#b3cde3", "linear": "#decbe4", "embedding": "#decbe4", "norm": "#ccebc5",
+    "activation": "#fed9a6", "dropout": "#fed9a6", "pool": "#fddaec", "resample": "#fddaec",
+    "recurrent": "#e5d8bd", "attention": "#e5d8bd", "reshape": "#f2f2f2",
+    "padding": "#f2f2f2", "merge": "#f2f2f2", "split": "#f2f2f2", "reduce": "#f2f2f2",
 }
-CATEGORY = {
-    "conv": "conv", "convtranspose": "conv", "linear": "linear", "embedding": "linear",
-    "batchnorm": "norm", "instancenorm": "norm", "groupnorm": "norm", "layernorm": "norm",
-    "maxpool": "pool", "avgpool": "pool", "adaptive_avgpool": "pool", "adaptive_maxpool": "pool",
-    "upsample": "pool", "rnn": "recurrent", "lstm": "recurrent", "gru": "recurrent",
-    "rnncell": "recurrent", "lstmcell": "recurrent", "grucell": "recurrent",
-    "multihead_attention": "attention", "transformer_encoder_layer": "attention",
-    "transformer_decoder_layer": "attention", "dropout": "act", "dropout1d": "act",
-    "dropout2d": "act", "dropout3d": "act",
-}
+OTHER_COLOUR = "#f2f2f2"  # an nn class outside the catalogue
 MERGES = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "matmul": "@", "cat": "cat",
           "stack": "stack"}
 
@@ -51,12 +45,9 @@ def shape_label(node: Node, index: int = 0) -> str:
     return "×".join(dim_str(d) for d in shape) if shape else "scalar"
 
 
-def category(node: Node) -> str:
-    if node.op in CATEGORY:
-        return CATEGORY[node.op]
-    if node.kind == "layer" and not node.meta.get("opaque"):
-        return "act"
-    return "other"
+def fill_colour(node: Node) -> str:
+    spec = LAYERS.get(node.op)  # an nn class outside the catalogue is op "nn.Name"
+    return CATEGORY_COLOURS[spec.category] if spec is not None else OTHER_COLOUR
 
 
 @dataclass
@@ -232,7 +223,7 @@ def emit_node(graph: Any, node: Node, name: str, count: int) -> None:
     if node.scope and node.scope[-1].name and title.startswith(node.scope[-1].name + "."):
         title = title[len(node.scope[-1].name) + 1:]  # the cluster already says whose it is
     graph.node(name, label=html_label(title, detail, node.params),
-               fillcolor=CATEGORY_COLOURS[category(node)])
+               fillcolor=fill_colour(node))
 
 
 def html_label(title: str, detail: str, params: int) -> str:

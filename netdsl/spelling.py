@@ -1,0 +1,101 @@
+"""How a catalogue layer is written in a generated `forward`, as data.
+
+Five kinds of spelling cover every layer:
+
+- ``module``: an ``nn.Module`` attribute called on its inputs, ``self.conv1(x)``;
+- ``function``: a torch function, ``torch.cat([a, b], dim=1)``, ``F.pad(x, (1, 1))``;
+- ``method``: a tensor method on the first input, ``x.permute(0, 2, 1)``, ``x.mean(dim=1)``;
+- ``operator``: a Python operator between the inputs, ``a + b``;
+- ``helper``: a function the generated file defines itself, ``pad_to_match(a, b)``.
+
+Each argument is passed by position, by keyword, or spread (a ``*shape`` argument's items
+each as its own positional argument), and may be left out when it has netdsl's default.
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["module", "function", "method", "operator", "helper"]
+Style = Literal["positional", "keyword", "spread"]
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardArg:
+    """One netdsl argument as the forward call passes it."""
+
+    name: str
+    style: Style
+    omit_default: bool = False  # left out when it has netdsl's default: `x.mean()`
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """How a layer's application is written: `kind`, then `name` (the function, method or
+    operator; empty for a module, whose attribute name the code generator chooses), the
+    arguments in call order, and how the inputs are passed."""
+
+    kind: Kind
+    name: str = ""
+    args: tuple[ForwardArg, ...] = ()
+    inputs_as_list: bool = False  # all inputs as one list argument: torch.cat([a, b], dim=1)
+    lone_input_repeats: int = 1  # one input passed this many times: self-attention attn(x, x, x)
+
+    def code(self, inputs: Sequence[str], args: Mapping[str, str] | None = None,
+             defaulted: Set[str] = frozenset(), attribute: str = "") -> str:
+        """The Python expression: `inputs` are the input tensors' code, `args` the code of
+        every argument in `self.args` (a spread argument's items joined by ", "),
+        `defaulted` the arguments whose value is netdsl's default, `attribute` a module's
+        attribute name."""
+        args = args or {}
+        ins = list(inputs)
+        if len(ins) == 1 and self.lone_input_repeats > 1:
+            ins = ins * self.lone_input_repeats
+        if self.kind == "operator":
+            return f" {self.name} ".join(operand(i) for i in ins)
+        written: list[str] = []
+        for arg in self.args:
+            if arg.omit_default and arg.name in defaulted:
+                continue
+            value = args[arg.name]
+            if arg.style == "keyword":
+                written.append(f"{arg.name}={value}")
+            elif value or arg.style == "positional":
+                written.append(value)  # an empty spread writes nothing
+        if self.kind == "method":
+            return f"{operand(ins[0])}.{self.name}({', '.join(written)})"
+        if self.kind == "module":
+            return f"self.{attribute}({', '.join(ins)})"
+        passed = [f"[{', '.join(ins)}]"] if self.inputs_as_list else ins
+        return f"{self.name}({', '.join([*passed, *written])})"
+
+
+MODULE = Forward("module")
+
+
+def operand(code: str) -> str:
+    """Parenthesise code that is not a single operand, before `.method()` or an operator."""
+    depth = 0
+    for ch in code:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == " " and depth == 0:
+            return f"({code})"
+    return code
+
+
+def positional(*names: str, omit_default: bool = False) -> tuple[ForwardArg, ...]:
+    return tuple(ForwardArg(name, "positional", omit_default) for name in names)
+
+
+def keyword(*names: str, omit_default: bool = False) -> tuple[ForwardArg, ...]:
+    return tuple(ForwardArg(name, "keyword", omit_default) for name in names)
+
+
+def spread(name: str) -> tuple[ForwardArg, ...]:
+    return (ForwardArg(name, "spread"),)
