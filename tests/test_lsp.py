@@ -155,6 +155,26 @@ async def test_hover_on_a_conv_shows_the_torch_class_shapes_and_parameters(
         "conv(32, 5, padding=2)")))
 
 
+async def test_hover_answers_from_the_last_checked_version_while_the_text_does_not_check(
+        client: LanguageClient, tmp_path: Path) -> None:
+    path = tmp_path / "cifar10.net"
+    text = (EXAMPLES / "cifar10.net").read_text()
+    await open_text(client, path, text)
+    broken = text.replace("linear(10)", "linear(10, in_features=3)")
+    assert await change_text(client, path, broken)
+    at = position_of(broken, "conv(32, 5", 2)
+    hover = await client.text_document_hover_async(t.HoverParams(
+        t.TextDocumentIdentifier(uri(path)), at))
+    assert hover is not None and isinstance(hover.contents, t.MarkupContent)
+    assert "nn.Conv2d(3, 32, 5, padding=2)" in hover.contents.value
+    edited = broken.replace("conv(32, 5, padding=2) -> maxpool(2)\n      -> conv(32",
+                            "conv(32, 5, padding=2) -> maxpool(3)\n      -> conv(32")
+    assert await change_text(client, path, edited)
+    # the line under the cursor changed since the last version that checked: no stale answer
+    assert await client.text_document_hover_async(t.HoverParams(
+        t.TextDocumentIdentifier(uri(path)), at)) is None
+
+
 async def test_hover_on_a_tensor_name_and_a_block_use(client: LanguageClient) -> None:
     path = EXAMPLES / "unet.net"
     text = path.read_text()
@@ -299,3 +319,14 @@ async def test_formatting_without_a_formatter_or_of_formatted_text_changes_nothi
     assert edits == []
     edits, _ = await format_with("lambda text, filename: text", text, tmp_path / "h.net")
     assert edits == []
+
+
+async def test_without_pygls_the_command_says_what_to_install() -> None:
+    import subprocess
+
+    code = ("import sys; sys.modules['lsprotocol'] = None; sys.argv = ['netdsl', 'lsp']; "
+            "from netdsl.cli import run; run()")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=SERVER_ENV, timeout=60)
+    assert result.returncode == 2
+    assert "pip install 'netdsl[lsp]'" in result.stderr and "Traceback" not in result.stderr
