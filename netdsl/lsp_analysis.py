@@ -19,6 +19,7 @@ from typing import Any
 
 from . import nodes as n
 from .catalogue import LAYERS, REQUIRED, TORCH_CLASSES, LayerSpec
+from .dims import Sym, dim_str
 from .errors import Diagnostic, NetDSLError, Pos
 from .program import Program, load
 from .values import Node
@@ -190,7 +191,7 @@ def word_at(text: str, line: int, column: int) -> tuple[str, Pos] | None:
     if not 1 <= line <= len(lines):
         return None
     for match in WORD.finditer(lines[line - 1]):
-        if match.start() + 1 <= column <= match.end():  # the cursor just after a word counts
+        if match.start() + 1 <= column <= match.end():
             return match.group(), Pos("", line, match.start() + 1, line, match.end() + 1)
     return None
 
@@ -213,27 +214,79 @@ def statements(body: list[n.Stmt]) -> Iterator[n.Stmt]:
                 yield from statements(stmt.orelse)
 
 
-def tensor_nodes(analysis: Analysis, program: Program, name: str, line: int) -> list[Node]:
-    """The nodes that made the tensor `name` holds at `line`: the last stage of its latest
-    assignment up to that line, or the network input of that name."""
+def frames_of(program: Program, name: str) -> list[Any]:
+    """The checker's evaluations of a definition's body: the network's own, or one per use
+    of a block. Like graph_nodes, the one place that knows where they live."""
+    frames = [net.frame for net in program.networks if net.definition.name == name]
+    return frames or list(program.uses.get(name, []))
+
+
+def assigned_nodes(analysis: Analysis, program: Program, definition: n.Definition,
+                   name: str, line: int, column: int) -> list[Node] | None:
+    """The nodes of the last stage of the assignment that gave `name` its value at the
+    position (one per use of a block): the latest one that ends before it, or the one whose
+    target it is on; None when there is none."""
+    def gives(stmt: n.Stmt) -> bool:
+        if not (isinstance(stmt, n.Assign) and isinstance(stmt.target, n.Name)
+                and stmt.target.id == name):
+            return False
+        end = (stmt.pos.end_line, stmt.pos.end_column)
+        return end <= (line, column) or covers(stmt.target.pos, stmt.target.pos.file, line,
+                                               column)
+
+    for stmt in reversed([s for s in statements(definition.body) if gives(s)]):
+        assert isinstance(stmt, n.Assign)
+        inside = [node for node in graph_nodes(program) if node.kind != "output"
+                  and node.pos is not None and covers(stmt.value.pos, analysis.filename,
+                                                      node.pos.line, node.pos.column)]
+        if inside:  # else a branch no evaluation took: the value comes from further up
+            last = max((node.pos.end_line, node.pos.end_column) for node in inside if node.pos)
+            return [node for node in inside
+                    if node.pos and (node.pos.end_line, node.pos.end_column) == last]
+    return None
+
+
+def value_text(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return literal(value)
+    return dim_str(value) if isinstance(value, (int, Sym)) else str(value)
+
+
+KIND_TITLES = {"hyper": "hyperparameter", "dim": "dimension", "local": "value"}
+
+
+def describe_name(analysis: Analysis, program: Program, word: str, line: int, column: int
+                  ) -> str | None:
+    """A name in a body: a tensor's shape where it was last assigned, a bound layer's uses,
+    or the value a hyperparameter, dimension or local takes, in each evaluation."""
     definition = definition_around(analysis, line)
     if definition is None:
-        return []
-    assigns = [s for s in statements(definition.body) if isinstance(s, n.Assign)
-               and isinstance(s.target, n.Name) and s.target.id == name and s.pos.line <= line]
-    graph = [node for node in graph_nodes(program)
-             if node.pos is not None and same_file(node.pos.file, analysis.filename)]
-    if assigns:
-        span = assigns[-1].value.pos
-        inside = [node for node in graph if node.kind != "output" and node.pos is not None
-                  and covers(span, analysis.filename, node.pos.line, node.pos.column)]
-        if not inside:
-            return []
-        last = max((node.pos.end_line, node.pos.end_column) for node in inside if node.pos)
-        return [node for node in inside if node.pos
-                and (node.pos.end_line, node.pos.end_column) == last]
-    return [node for node in graph if node.kind == "input" and node.name == name
-            and node.pos is not None and node.pos.line == definition.pos.line]
+        return None
+    frames = [f for f in frames_of(program, definition.name) if word in f.kinds]
+    kinds = {f.kinds[word] for f in frames}
+    if not frames or len(kinds) != 1:
+        return None
+    kind = kinds.pop()
+    if kind in KIND_TITLES:
+        values = list(dict.fromkeys(value_text(f.env.get(word)) for f in frames))
+        uses = f" (in {len(frames)} uses)" if len(frames) > 1 else ""
+        return f"({KIND_TITLES[kind]}) **{word}** = {' | '.join(values)}{uses}"
+    nodes = assigned_nodes(analysis, program, definition, word, line, column)
+    if kind == "layer":
+        return describe_nodes(nodes) if nodes else None
+    if kind != "tensor":
+        return None
+    if nodes is not None:
+        shapes = [", ".join(str(tt) for tt in node.outputs) for node in nodes]
+    else:  # an input not yet reassigned
+        index = [p.name for p in definition.inputs].index(word) if any(
+            p.name == word for p in definition.inputs) else -1
+        shapes = [str(f.inputs[index].tt) for f in frames if 0 <= index < len(f.inputs)]
+    shapes = list(dict.fromkeys(shapes))
+    if len(shapes) <= 1:
+        return f"(tensor) **{word}**: `{shapes[0]}`" if shapes else None
+    return f"(tensor) **{word}**, in {len(frames)} uses:\n" + "\n".join(
+        f"- `{shape}`" for shape in shapes)
 
 
 def hover(analysis: Analysis, program: Program, line: int, column: int
@@ -247,10 +300,9 @@ def hover(analysis: Analysis, program: Program, line: int, column: int
     if found is None:
         return None
     word, span = found
-    nodes = tensor_nodes(analysis, program, word, line)
-    if nodes:
-        shapes = sorted({", ".join(str(tt) for tt in node.outputs) for node in nodes})
-        return "\n\n".join(f"(tensor) **{word}**: `{shape}`" for shape in shapes), span
+    text = describe_name(analysis, program, word, line, column)
+    if text is not None:
+        return text, span
     definition = analysis.definitions.get(word)
     if definition is not None:
         return f"({definition.kind}) **{header(definition)}**", span
