@@ -25,6 +25,7 @@ from .program import Program, load
 from .values import Node
 
 WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 HEADER = re.compile(r"(block|network)\s")  # a definition starts at the line's start
 NOTE_POSITION = re.compile(r"\bat (\d+):(\d+)\b")
 MAX_USES_SHOWN = 6  # a layer in a block used 36 times would fill the screen
@@ -422,7 +423,7 @@ def open_call(prefix: str) -> tuple[str | None, bool]:
             i = end
             last_word = None
         elif ch.isalpha() or ch == "_":
-            match = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*").match(prefix, i)
+            match = DOTTED_NAME.match(prefix, i)
             assert match is not None
             last_word = match.group()
             i = match.end()
