@@ -238,6 +238,21 @@ def diagram(file: str, output: str | None, collapse: bool, rankdir: str) -> None
         click.echo(note, err=True)
 
 
+@main.command(epilog="\b\nExample (what an editor runs):\n  netdsl lsp")
+def lsp() -> None:
+    """Run the language server on standard input and output, for editors: diagnostics,
+    hover with shapes, go to definition, completion, symbols and formatting."""
+    try:
+        from netdsl.lsp import serve
+    except ImportError as exc:
+        if exc.name not in ("pygls", "lsprotocol", "cattrs", "attrs"):
+            raise
+        fail(Exit.USAGE, f"netdsl lsp needs pygls and lsprotocol ({exc}): "
+                         f"pip install 'netdsl[lsp]'")
+    gc.enable()  # run() turned the collector off for one-shot commands; a server runs for hours
+    sys.exit(serve())
+
+
 def run() -> NoReturn:
     """The `netdsl` command: `main`, then a hard exit. Once the output is flushed nothing is
     left to do, but tearing the interpreter down (freeing every object one by one) would
