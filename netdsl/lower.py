@@ -33,7 +33,7 @@ from .catalogue import MODULE_ATTRIBUTES, REQUIRED, LayerSpec, Param
 from .checker import Checker, Frame, SiteRecord, _substitute, flat_tensors
 from .dims import Opaque, Ref, SInt, Sym, normal, poly_difference, poly_scale_add, refs, render_poly
 from .errors import SourceError
-from .lower_exprs import FORWARD_FUNCTIONS, PRECEDENCE, Unsupported, operator_code
+from .lower_exprs import PRECEDENCE, Unsupported, forward_expr, operator_code
 from .program import Program
 from .render import py_literal, py_str
 from .values import BlockValue, LayerValue
@@ -400,10 +400,10 @@ class ClassLowering:
         first = self.first_name(target)
         if isinstance(value, n.Pipeline) and len(value.stages) > 1:
             self.emit_pipeline(value, frame, first, stmt.pos, keep_last=True)
-            code = self.stage_code(value.stages[-1], [ir.Var(first)], frame, multi=True)
+            result = self.stage_code(value.stages[-1], [ir.Var(first)], frame, multi=True)
         else:
-            code = self.fexpr(value, frame, multi=True)
-        self.fwd.append(ir.Assign(pattern, code, stmt.pos))
+            result = self.fexpr(value, frame, multi=True)
+        self.fwd.append(ir.Assign(pattern, result, stmt.pos))
 
     def target_pattern(self, target: n.Expr) -> str | tuple[object, ...]:
         if isinstance(target, n.Name):
@@ -434,8 +434,8 @@ class ClassLowering:
             self.result_var = var
             if top and isinstance(value, n.Pipeline) and len(value.stages) >= 1:
                 self.emit_pipeline(value, frame, var, stmt.pos, keep_last=True)
-                inputs = [ir.Var(var)] if len(value.stages) > 1 else self.head_inputs(
-                    value.head, frame)
+                inputs: list[ir.Expr] = [ir.Var(var)] if len(value.stages) > 1 else \
+                    self.head_inputs(value.head, frame)
                 code = self.stage_code(value.stages[-1], inputs, frame, multi=True)
                 self.fwd.append(ir.Return(code, stmt.pos))
                 return
@@ -587,8 +587,8 @@ class ClassLowering:
     def module_call(spec: LayerSpec, attr: str, inputs: list[ir.Expr],
                     multi: bool) -> ir.Expr:
         args = list(inputs)
-        if spec.name == "multihead_attention" and len(args) == 1:
-            args = args * 3
+        if len(args) == 1:  # self-attention: attn(x, x, x)
+            args = args * spec.forward.lone_input_repeats
         return ir.CallModule(attr, args, first=spec.primary and not multi)
 
     def apply_site(self, site: Any, inputs: list[ir.Expr], frame: Frame,
@@ -616,26 +616,31 @@ class ClassLowering:
 
     def functional(self, spec: LayerSpec, site: Any, inputs: list[ir.Expr], frame: Frame,
                    rec: SiteRecord) -> ir.Expr:
+        """A tensor function (cat, reshape, mean, ...), spelled as its catalogue entry says."""
+        if spec.forward.kind == "helper":  # pad_to_match: a helper written for the rank
+            rank = rec.node.inputs[0].tt.rank if rec.node.inputs else 4
+            helper = f"{spec.forward.name}{rank - 2}d"
+            self.owner.need_helper(helper)
+            return ir.CallFunction(helper, inputs)
         given = self.bind_ast(spec.signature, site)
-        a: dict[str, ir.Expr | list[ir.Expr]] = {}
+        args: dict[str, Any] = {}
+        defaulted: set[str] = set()
         for p in spec.signature:
             if p.name in given:
                 value = given[p.name]
-                if p.star:
-                    a[p.name] = [self.fexpr(v, frame) for v in value]
-                else:
-                    a[p.name] = self.fexpr(value, frame)
-            elif not p.star and p.default is not REQUIRED:
-                a[p.name] = ir.Const(py_literal(p.default))
-        write = FORWARD_FUNCTIONS.get(spec.name)
-        if write is None:
-            raise Unsupported(spec.name)
-        if spec.name == "pad_to_match":
-            rank = rec.node.inputs[0].tt.rank if rec.node.inputs else 4
-            helper = f"pad_to_match{rank - 2}d"
-            self.owner.need_helper(helper)
-            return ir.CallFunction(helper, inputs)
-        return write(inputs, a)  # type: ignore[no-any-return]
+                args[p.name] = [self.fexpr(v, frame) for v in value] if p.star else \
+                    self.fexpr(value, frame)
+            elif p.star:
+                args[p.name] = []
+                defaulted.add(p.name)
+            elif p.default is not REQUIRED:
+                args[p.name] = ir.Const(py_literal(p.default))
+                defaulted.add(p.name)
+            code = args.get(p.name)
+            if isinstance(code, ir.Const) and p.default is not REQUIRED and not p.star and \
+                    code.code == py_literal(p.default):
+                defaulted.add(p.name)
+        return forward_expr(spec.forward, inputs, args, defaulted)
 
     # ------------------------------------------------------------ constructors
 
@@ -773,7 +778,7 @@ class ClassLowering:
         progression = self.progression(site, records, calls)
         if progression is not None and (len(calls) > 2 or generic_count):
             return ir.Repeat(progression, count_code, self.loop_index())
-        if generic_count:
+        if generic_count and count_expr is not None:
             self.specialise_count(count_expr, frame)
         return ir.Sequential(list(calls))
 

@@ -9,6 +9,7 @@ from typing import Any
 from . import ir
 from . import nodes as n
 from .dims import Op, Opaque, Ref
+from .spelling import Forward
 
 PRECEDENCE = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, "//": 6,
               "%": 6, "@": 6, "unary": 7}
@@ -62,81 +63,33 @@ def render_tree(expr: Any, names: dict[Ref, str], parent: int = 0, right: bool =
 
 # ---------------------------------------------------------------- forward spellings
 
-Args = dict[str, Any]  # argument name -> ir.Expr (a list of them for *args)
 
-
-def _is(value: Any, code: str) -> bool:
-    return isinstance(value, ir.Const) and value.code == code
-
-
-def _reduction(method: str) -> Callable[[list[ir.Expr], Args], ir.Expr]:
-    def write(ins: list[ir.Expr], a: Args) -> ir.Expr:
-        kwargs = [] if _is(a["dim"], "None") else [("dim", a["dim"])]
-        if not _is(a["keepdim"], "False"):
-            kwargs.append(("keepdim", a["keepdim"]))
-        return ir.CallMethod(ins[0], method, [], kwargs)
-    return write
-
-
-def _pad(ins: list[ir.Expr], a: Args) -> ir.Expr:
-    kwargs = [] if _is(a["mode"], '"constant"') else [("mode", a["mode"])]
-    if not _is(a["value"], "None"):
-        kwargs.append(("value", a["value"]))
-    return ir.CallFunction("F.pad", [ins[0], a["pad"]], kwargs)
-
-
-def _chain(op: str) -> Callable[[list[ir.Expr], Args], ir.Expr]:
-    def write(ins: list[ir.Expr], a: Args) -> ir.Expr:
+def forward_expr(spelling: Forward, inputs: list[ir.Expr], args: dict[str, Any],
+                 defaulted: set[str]) -> ir.Expr:
+    """A catalogue layer's application in forward, as its entry spells it (netdsl/spelling.py):
+    `args` holds each argument's expression (a list for a spread argument), `defaulted` the
+    arguments left at netdsl's default."""
+    ins = list(inputs)
+    if len(ins) == 1 and spelling.lone_input_repeats > 1:
+        ins = ins * spelling.lone_input_repeats
+    if spelling.kind == "operator":
         out = ins[0]
         for item in ins[1:]:
-            out = ir.BinaryOp(op, out, item)
+            out = ir.BinaryOp(spelling.name, out, item)
         return out
-    return write
-
-
-def _method(name: str, *params: str) -> Callable[[list[ir.Expr], Args], ir.Expr]:
-    def write(ins: list[ir.Expr], a: Args) -> ir.Expr:
-        args: list[ir.Expr] = []
-        for p in params:
-            value = a[p]
-            args.extend(value if isinstance(value, list) else [value])
-        return ir.CallMethod(ins[0], name, args)
-    return write
-
-
-def _squeeze(ins: list[ir.Expr], a: Args) -> ir.Expr:
-    return ir.CallMethod(ins[0], "squeeze", [] if _is(a["dim"], "None") else [a["dim"]])
-
-
-def _split(func: str, size: str) -> Callable[[list[ir.Expr], Args], ir.Expr]:
-    def write(ins: list[ir.Expr], a: Args) -> ir.Expr:
-        return ir.CallFunction(func, [ins[0], a[size]], [("dim", a["dim"])])
-    return write
-
-
-def _joined(func: str) -> Callable[[list[ir.Expr], Args], ir.Expr]:
-    def write(ins: list[ir.Expr], a: Args) -> ir.Expr:
-        return ir.CallFunction(func, [ir.ListOf(list(ins))], [("dim", a["dim"])])
-    return write
-
-
-# One entry per catalogue layer that is not an nn.Module: how forward writes it.
-FORWARD_FUNCTIONS: dict[str, Callable[[list[ir.Expr], Args], ir.Expr]] = {
-    "cat": _joined("torch.cat"),
-    "stack": _joined("torch.stack"),
-    "add": _chain("+"),
-    "mul": _chain("*"),
-    "mean": _reduction("mean"),
-    "sum": _reduction("sum"),
-    "amax": _reduction("amax"),
-    "reshape": _method("reshape", "shape"),
-    "view": _method("view", "shape"),
-    "permute": _method("permute", "dims"),
-    "transpose": _method("transpose", "dim0", "dim1"),
-    "squeeze": _squeeze,
-    "unsqueeze": _method("unsqueeze", "dim"),
-    "chunk": _split("torch.chunk", "chunks"),
-    "split": _split("torch.split", "split_size_or_sections"),
-    "pad": _pad,
-    "pad_to_match": lambda ins, a: ir.CallFunction("pad_to_match", list(ins)),
-}
+    positional: list[ir.Expr] = []
+    keywords: list[tuple[str, ir.Expr]] = []
+    for arg in spelling.args:
+        if arg.omit_default and arg.name in defaulted:
+            continue
+        value = args[arg.name]
+        if arg.style == "keyword":
+            keywords.append((arg.name, value))
+        elif arg.style == "spread":
+            positional.extend(value)
+        else:
+            positional.append(value)
+    if spelling.kind == "method":
+        return ir.CallMethod(ins[0], spelling.name, positional, keywords)
+    passed: list[ir.Expr] = [ir.ListOf(ins)] if spelling.inputs_as_list else ins
+    return ir.CallFunction(spelling.name, [*passed, *positional], keywords)
