@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import EXAMPLES, example_files
+from conftest import example_files
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_examples import concrete, make_inputs
