@@ -331,7 +331,9 @@ LAYERS: dict[str, LayerSpec] = {spec.name: spec for spec in ENTRIES}
 # torch.nn class name -> the catalogue entry that stands for it
 TORCH_CLASSES: dict[str, LayerSpec] = {cls: spec for spec in ENTRIES for cls in spec.classes}
 
-# Attributes every nn.Module has: a generated attribute must not replace them.
+# Attributes every nn.Module has (its methods, and what nn.Module.__init__ sets, `_modules`
+# ...; tests/test_naming.py holds the list to dir(nn.Module())): a name the generated code
+# defines on self, or passes as a constructor argument, must not be one of them.
 MODULE_ATTRIBUTES = frozenset("""
 T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda double
 dump_patches eval extra_repr float forward get_buffer get_extra_state get_parameter get_submodule
@@ -342,4 +344,12 @@ register_load_state_dict_post_hook register_load_state_dict_pre_hook register_mo
 register_parameter register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
 set_extra_state set_submodule share_memory smart_apply state_dict to to_empty train training
 type xpu zero_grad
+_apply _backward_hooks _backward_pre_hooks _buffers _call_impl _compiled_call_impl
+_forward_hooks _forward_hooks_always_called _forward_hooks_with_kwargs _forward_pre_hooks
+_forward_pre_hooks_with_kwargs _get_backward_hooks _get_backward_pre_hooks _get_name
+_is_full_backward_hook _load_from_state_dict _load_state_dict_post_hooks
+_load_state_dict_pre_hooks _maybe_warn_non_full_backward_hook _modules _named_members
+_non_persistent_buffers_set _parameters _register_load_state_dict_pre_hook
+_register_state_dict_hook _replicate_for_data_parallel _save_to_state_dict _slow_forward
+_state_dict_hooks _state_dict_pre_hooks _version _wrapped_call_impl
 """.split())

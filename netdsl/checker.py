@@ -609,6 +609,18 @@ class Checker:
         if name in LAYERS or name in self.definitions:
             what = "layer" if name in LAYERS else "block"
             raise SourceError(f"{name!r} is the name of a {what}; choose another name", pos)
+        if frame.kinds.get(name) == "dim" and name in header_dimensions(frame.definition):
+            raise SourceError(f"{name!r} is a dimension of {frame.definition.name}'s input; "
+                              f"it is the size the input has and cannot be rebound", pos,
+                              fix=f"choose another name, e.g. {name}_out")
+        if isinstance(value, (LayerFactory, BlockFactory, TorchFactory)):
+            kind = self.factory_name(value)
+            raise SourceError(f"`{name} = {kind}` names a kind of layer, not a layer: bind a "
+                              f"built one to share its weights, or write {kind}(...) at each "
+                              f"use", pos, fix=f"e.g. {name} = {kind}(...)")
+        if isinstance(value, (LayerValue, BlockValue, Repeated)) and name in MODULE_ATTRIBUTES:
+            raise SourceError(f"{name!r} would replace nn.Module's own attribute {name!r} in the "
+                              f"generated module", pos, fix=f"choose another name, e.g. {name}_layer")
         if isinstance(value, Tensor) or (isinstance(value, tuple) and flat_tensors(value)):
             frame.kinds[name] = "tensor"
             frame.bound[name] = pos
@@ -960,6 +972,14 @@ class Checker:
                 lv.arg_refs, lv.flag_refs = self.argument_refs(values, kw_values, frame)
             return lv
         if isinstance(factory, TorchFactory):
+            seen_keywords: set[str] = set()
+            for name, _, kw in kw_values:  # written into the generated call as they are
+                if keyword.iskeyword(name) or not name.isidentifier():
+                    raise SourceError(f"{name!r} cannot name an argument: it is a Python "
+                                      f"keyword", kw.pos)
+                if name in seen_keywords:
+                    raise SourceError(f"nn.{factory.cls} got {name!r} twice", kw.pos)
+                seen_keywords.add(name)
             if factory.spec is None:
                 return LayerValue(None, {}, set(), label, pos, site, torch_cls=factory.cls,
                                   torch_args=([v for v, _ in values],
@@ -1398,10 +1418,13 @@ class Checker:
             child.bound[p.name] = p.pos
         child.inputs = [child.env[p.name] for p in d.inputs]
         self.active.append(d.name)
+        first_node = len(self.nodes)
         try:
             result = self.run_body(child)
         finally:
             self.active.pop()
+        if bv.shared and not frame.speculative:
+            self.share_block(bv, self.nodes[first_node:], site)
         (self.spec_uses if frame.speculative else self.uses).setdefault(d.name, []).append(child)
         frame.record(bv.site, SiteRecord("block", bv, node, frame=child, index=index))
         if contains_poison(result):
@@ -1410,6 +1433,26 @@ class Checker:
         node.outputs = [t.tt for t in flat_tensors(out)]
         node.params = 0  # the block's layers are counted themselves; meta["params"] totals them
         return out
+
+    def share_block(self, bv: BlockValue, made: list[Node], site: Any) -> None:
+        """A block bound to a name is one module, however often it is applied: its layers
+        are counted at the first application; later ones must fit the same weights."""
+        layers = [node for node in made if node.kind in ("layer", "op") and node.params]
+        if bv.instance is None:
+            bv.instance = layers
+            return
+        first: list[Node] = bv.instance
+        for node, twin in zip(layers, first, strict=False):
+            if node.torch != twin.torch:
+                raise SourceError(
+                    f"{bv.binding} shares its weights, so every input must fit them: its "
+                    f"layer {twin.name} is {twin.torch} at its first use, but here it would be "
+                    f"{node.torch}", getattr(site, "pos", None) or bv.pos)
+        for node, twin in zip(layers, first, strict=False):
+            for block in node.scope:
+                block.meta["params"] -= node.params
+            node.params = 0
+            node.meta["shared_with"] = twin
 
     def enter_block(self, p: n.Param, tensor: Tensor, child: Frame, bv: BlockValue) -> Tensor:
         shape = list(tensor.shape)
@@ -1824,6 +1867,12 @@ def _mentions_names(e: n.Expr) -> bool:
                 elif isinstance(child, n.Expr):
                     stack.append(child)
     return False
+
+
+def header_dimensions(d: n.Definition) -> set[str]:
+    """The names a definition's input shapes bind (`C`, `H` in `x: [B, C, H, W]`)."""
+    return {dim.id for p in d.inputs if p.type is not None for dim in p.type.shape.dims
+            if isinstance(dim, n.Name)}
 
 
 def walk_statements(body: list[n.Stmt]) -> list[n.Stmt]:

@@ -73,6 +73,8 @@ class Lowering:
         self.checker: Checker = program.checker
         self.classes: dict[str, ClassLowering] = {}
         self.helpers: list[str] = []
+        self.networks = {net.definition.name: net for net in program.networks}
+        self._reached: dict[int, set[str]] = {}
 
     def need_helper(self, name: str) -> None:
         if name not in self.helpers:
@@ -82,6 +84,8 @@ class Lowering:
         """Frames of `owner` in which `stmt` takes `branch`, and why there are none."""
         reason = None
         for net in self.program.networks:
+            if owner != net.definition.name and owner not in self.reached(net):
+                continue
             frames, error = self.checker.explore_branch(net, stmt, branch)
             frames = [f for f in frames if f.definition.name == owner]
             if frames and all(rec.value.definition.name in self.classes  # type: ignore[union-attr]
@@ -90,6 +94,25 @@ class Lowering:
                 return frames, None
             reason = reason or error
         return [], reason
+
+    def reached(self, net: Any) -> set[str]:
+        """The blocks a network uses, directly or not (so that a branch of a block is explored
+        only through the networks that use it: compile stays linear in their number)."""
+        key = id(net)
+        if key not in self._reached:
+            self._reached[key] = {rec.value.definition.name for frame in self.frames_of(net)
+                                  for recs in frame.sites.values() for rec in recs
+                                  if rec.kind == "block"}  # type: ignore[union-attr]
+        return self._reached[key]
+
+    def frames_of(self, net: Any) -> list[Frame]:
+        out, stack = [], [net.frame]
+        while stack:
+            frame = stack.pop()
+            out.append(frame)
+            stack.extend(rec.frame for recs in frame.sites.values() for rec in recs
+                         if rec.frame is not None)
+        return out
 
     def order(self) -> list[n.Definition]:
         """Blocks before their users (depth first), then the networks in source order."""
@@ -229,7 +252,7 @@ class ClassLowering:
         """Input and output shapes: the network's own, or a block's at each of its uses."""
         frame = self.frames[0]
         if not self.is_block:
-            net = self.owner.program.network(self.d.name)
+            net = self.owner.networks[self.d.name]
             lines = [f"{self.d.name}: {net.params:,} parameters.", ""]
             for p, t in zip(self.d.inputs, frame.inputs, strict=False):
                 lines.append(f"Input {p.name}: {t.tt}")

@@ -17,7 +17,7 @@ from typing import Any
 
 from . import nodes as n
 from .budget import BudgetExceeded
-from .catalogue import LAYERS
+from .catalogue import LAYERS, MODULE_ATTRIBUTES
 from .checker import RESERVED_NAMES, Checker, Frame, NetworkResult, validate_name
 from .errors import Diagnostic, NetDSLError, Pos, SourceError
 from .parser import MAX_SOURCE_BYTES, parse
@@ -181,6 +181,11 @@ def validate_definition(d: n.Definition) -> None:
                           f"({'a Python builtin' if d.name in BUILTIN_NAMES else 'reserved'}); "
                           f"choose another name", d.pos)
     seen: dict[str, Pos] = {}
+    for p in d.hyperparams:
+        if p.name in MODULE_ATTRIBUTES:  # the class may keep it on self, as flags are kept
+            raise SourceError(f"hyperparameter {p.name!r} would replace nn.Module's own "
+                              f"attribute {p.name!r} in the generated class", p.pos,
+                              fix=f"choose another name, e.g. {p.name.strip('_')}_value")
     for p in d.hyperparams + d.inputs:
         validate_name(p.name, p.pos, "a parameter")
         if p.name in seen:
