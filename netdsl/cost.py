@@ -35,7 +35,7 @@ PARAM_BYTES = 4  # generated modules build their parameters in torch's default d
 INDEX_BYTES = 8  # BatchNorm's num_batches_tracked is an int64
 
 # optimiser name -> state bytes per parameter byte (momentum buffer; Adam's two moments)
-OPTIMISER_STATE = {"sgd": 0, "sgd_momentum": 1, "adam": 2, "adamw": 2}
+OPTIMISER_STATE = {"sgd": 0, "sgd-momentum": 1, "adam": 2, "adamw": 2}
 
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4, "RNNCell": 1, "GRUCell": 3, "LSTMCell": 4}
 

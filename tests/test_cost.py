@@ -127,7 +127,7 @@ def test_figures_are_polynomials_in_the_symbolic_sizes() -> None:
     assert names == {"B", "S", "T"}
 
 
-@pytest.mark.parametrize("optimiser", ["sgd", "sgd_momentum", "adam", "adamw"])
+@pytest.mark.parametrize("optimiser", ["sgd", "sgd-momentum", "adam", "adamw"])
 def test_optimiser_state_is_what_torch_keeps(optimiser: str) -> None:
     """The estimate's optimiser term against the state a real step leaves (Adam's scalar
     step counters aside: 4 bytes a parameter tensor, left out of the estimate)."""
@@ -136,7 +136,7 @@ def test_optimiser_state_is_what_torch_keeps(optimiser: str) -> None:
     cost = annotate(net)
     model = netdsl.build(program, net.definition.name)()
     make = {"sgd": lambda p: torch.optim.SGD(p, lr=0.1),
-            "sgd_momentum": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
+            "sgd-momentum": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
             "adam": lambda p: torch.optim.Adam(p), "adamw": lambda p: torch.optim.AdamW(p)}
     optim = make[optimiser](model.parameters())
     model(torch.randn(2, 1, 28, 28)).sum().backward()
@@ -305,3 +305,114 @@ def test_cell_flops(kind: str, size: int, hidden: int, batch: int) -> None:
     stage = f"x -> {kind.lower()}({hidden})"
     layer = getattr(nn, kind)(size, hidden)
     assert one_layer_flops(f"x: {shape_text(shape)}", stage) == torch_flops(layer, shape)
+
+
+# ---------------------------------------------------------------- what the user sees
+
+
+def run_cli(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from netdsl.cli import main
+
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def test_json_at_an_input_size_equals_flop_counter_mode() -> None:
+    """--input x=[2, 3, 96, 96]: the JSON's figures are torch's at that size."""
+    import json
+
+    data = json.loads(run_cli("check", str(EXAMPLES / "resnet18.net"), "--input",
+                              "x=[2,3,96,96]", "--json"))
+    [net] = data["networks"]
+    program = netdsl.check_file(EXAMPLES / "resnet18.net")
+    with META:
+        model = netdsl.build(program, "ResNet18")()
+    inputs = [torch.zeros(2, 3, 96, 96, device=META)]
+    assert net["flops"] == count_flops(model, inputs).get_total_flops()
+    assert net["activation_bytes"] == hooked_output_bytes(model, inputs)
+    assert net["param_bytes"] == sum(p.numel() * 4 for p in model.parameters())
+    assert net["buffer_bytes"] == sum(b.numel() * b.element_size() for b in model.buffers())
+    assert "flops_formula" not in net
+    assert all("flops" in layer and "output_bytes" in layer for layer in net["layers"])
+
+
+def test_json_gives_the_formula_and_the_number_per_sample() -> None:
+    import json
+
+    data = json.loads(run_cli("check", str(EXAMPLES / "cifar10.net"), "--json"))
+    [net] = data["networks"]
+    program = netdsl.check_file(EXAMPLES / "cifar10.net")
+    with META:
+        model = netdsl.build(program, "Cifar10")()
+    one = count_flops(model, [torch.zeros(1, 3, 32, 32, device=META)]).get_total_flops()
+    assert net["flops"] == one
+    assert net["flops_formula"] == f"{one}*B"
+    seq = json.loads(run_cli("check", str(EXAMPLES / "seq2seq.net"), "--json"))["networks"][0]
+    assert seq["flops"] is None  # S and T are still unknown
+    assert set(seq["flops_formula"].replace("*", " ").split()) >= {"B", "S", "T"}
+
+
+def table_rows(text: str) -> list[str]:
+    lines = text.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["layer", "torch"])
+    end = next(i for i, line in enumerate(lines) if line.split()[:2] == ["total", "parameters"])
+    return lines[header:end]
+
+
+@pytest.mark.parametrize("example", ["seq2seq", "unet", "transformer_classifier"])
+def test_long_torch_calls_keep_the_columns_aligned(example: str) -> None:
+    rows = table_rows(run_cli("check", str(EXAMPLES / f"{example}.net")))
+    header = rows[0]
+    for column in (" torch ", " at ", " output "):
+        start = header.index(column) + 1
+        assert all(row[start - 2: start] == "  " and row[start] != " " for row in rows[1:])
+    params_end = header.index("params") + len("params")
+    assert all(row[params_end - 1] != " " and row[params_end] == " " for row in rows)
+    if example == "seq2seq":  # its transformer layers' calls are longer than the column
+        assert any("nn.TransformerEncoderLayer(32, 4, batch_f..." in row for row in rows)
+
+
+def test_depth_folds_block_uses_into_one_row() -> None:
+    full = run_cli("check", str(EXAMPLES / "resnet18.net"))
+    folded = run_cli("check", str(EXAMPLES / "resnet18.net"), "--depth", "1")
+    rows = table_rows(folded)[1:]
+    assert all(not row.startswith("    ") for row in rows)  # nothing nested is shown
+    assert any("block BasicBlock" in row for row in rows)
+    assert len(rows) < len(table_rows(full)) - 1
+    assert full.splitlines()[-1] == folded.splitlines()[-1]  # the totals do not change
+
+
+def test_footer_gives_torchinfo_figures() -> None:
+    text = run_cli("check", str(EXAMPLES / "resnet18.net"), "--optimizer", "sgd")
+    program = netdsl.check_file(EXAMPLES / "resnet18.net")
+    with META:
+        model = netdsl.build(program, "ResNet18")()
+    one = count_flops(model, [torch.zeros(1, 3, 224, 224, device=META)]).get_total_flops()
+    params = sum(p.numel() for p in model.parameters())
+    lines = {line.rsplit("  ", 1)[0].strip(): line.rsplit("  ", 1)[1].strip()
+             for line in text.splitlines()[-7:]}
+    assert lines["total GFLOPs per sample"] == f"{one / 1e9:.3f}"
+    assert lines["total parameters"] == f"{params:,}"
+    assert lines["parameter size"] == f"{params * 4 / 1e6:.2f} MB"
+    assert "estimated training memory per sample (sgd)" in lines
+
+
+def test_diagram_cost_writes_flops_on_each_layer() -> None:
+    program = netdsl.check_file(EXAMPLES / "cifar10.net")
+    plain = netdsl.to_dot(program)
+    dot = netdsl.to_dot(program, cost=True)
+    assert "FLOPs" not in plain
+    with META:
+        model = netdsl.build(program, "Cifar10")()
+    counter = count_flops(model, [torch.zeros(1, 3, 32, 32, device=META)])
+    conv1 = counter.get_flop_counts()["Cifar10.conv1"]
+    from netdsl.report import compact
+
+    assert f"{compact(sum(conv1.values()))} FLOPs" in dot
+    assert dot.count("FLOPs") == 5  # three convolutions, two linear layers
