@@ -63,7 +63,7 @@ def count(value: Dim | None) -> str:
     value = per_sample(value)
     if not isinstance(value, Sym):
         return compact(value)
-    return formula(value, lambda c: compact(c))
+    return formula(value, lambda c: f"{c:,}" if abs(c) < 10_000 else compact(c))
 
 
 def size(value: Dim, fixed: tuple[float, str] | None = None) -> str:

@@ -416,3 +416,35 @@ def test_diagram_cost_writes_flops_on_each_layer() -> None:
 
     assert f"{compact(sum(conv1.values()))} FLOPs" in dot
     assert dot.count("FLOPs") == 5  # three convolutions, two linear layers
+
+
+@settings(max_examples=15, deadline=None)
+@given(kind=st.sampled_from(["RNN", "GRU", "LSTM"]), size=st.integers(1, 4),
+       hidden=st.integers(1, 4), layers=st.integers(1, 2), bidirectional=st.booleans(),
+       batch=st.integers(1, 3), steps=st.integers(1, 4))
+def test_recurrent_flops_equal_the_unrolled_cells(kind: str, size: int, hidden: int,
+                                                  layers: int, bidirectional: bool, batch: int,
+                                                  steps: int) -> None:
+    """On the CPU FlopCounterMode sees nothing of a fused nn.LSTM; the same computation
+    written out with nn.LSTMCell (nn.GRUCell, nn.RNNCell), one cell per layer and
+    direction applied at every step, is counted: it equals netdsl's figure."""
+    dirs = 2 if bidirectional else 1
+    cell = getattr(nn, f"{kind}Cell")
+    cells = [[cell(size if layer == 0 else hidden * dirs, hidden) for _ in range(dirs)]
+             for layer in range(layers)]
+    x = torch.randn(steps, batch, size)
+    with FlopCounterMode(display=False) as counter:
+        for layer_cells in cells:
+            outputs = []
+            for direction, c in enumerate(layer_cells):
+                state = None
+                seq = []
+                for t in (range(steps) if direction == 0 else reversed(range(steps))):
+                    state = c(x[t], state)
+                    seq.append(state[0] if isinstance(state, tuple) else state)
+                outputs.append(torch.stack(seq if direction == 0 else seq[::-1]))
+            x = torch.cat(outputs, dim=-1)
+    stage = (f"x -> {kind.lower()}({hidden}, num_layers={layers}, "
+             f"bidirectional={str(bidirectional).lower()})")
+    flops = one_layer_flops(f"x: {shape_text((steps, batch, size))}", stage)
+    assert flops == counter.get_total_flops()
