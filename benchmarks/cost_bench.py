@@ -88,8 +88,7 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "netdsl", "compile", str(path), "-o",
                         f"{folder}/{path.stem}.py"], env=env, check=True, capture_output=True)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, best of {options.repeat}")
-    header = ("| model | input | tool | wall s | CPU s | GFLOPs | params | netdsl / tool (wall) |")
-    print(header)
+    print("| model | input | tool | wall s | CPU s | GFLOPs | params | netdsl / tool: wall, CPU |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
     for label, path, cls in CASES:
         for r in RESOLUTIONS:
@@ -109,7 +108,7 @@ def main() -> None:
                 p_wall, p_cpu, p_data = best([sys.executable, "-c", script], env, repeat)
                 rows.append((name, p_wall, p_cpu, p_data["flops"], p_data["params"]))
             for name, t_wall, t_cpu, flops, params in rows:
-                share = f"{wall / t_wall:.1%}" if name != rows[0][0] else ""
+                share = f"{wall / t_wall:.1%}, {cpu / t_cpu:.1%}" if name != rows[0][0] else ""
                 print(f"| {label} | {r}x{r} | {name} | {t_wall:.3f} | {t_cpu:.3f} | "
                       f"{flops / 1e9:.3f} | {params:,} | {share} |")
             sys.stdout.flush()

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .dims import Dim, Sym, product
+from .dims import Dim, SInt, Sym
 
 if TYPE_CHECKING:
     from .checker import NetworkResult
@@ -66,10 +66,41 @@ def per_sample(value: Dim) -> Dim:
 
 
 def total(values: list[Dim]) -> Dim:
-    result: Dim = 0
+    """The sum, gathered in one pass (adding polynomials pairwise would sort them each time)."""
+    if len(values) == 1:
+        return values[0]
+    terms: dict[tuple[str, ...], int] = {}
+    constant = 0
     for v in values:
-        result = v + result if isinstance(v, Sym) else result + v
-    return result
+        if isinstance(v, Sym):
+            for monomial, coeff in v.terms:
+                terms[monomial] = terms.get(monomial, 0) + coeff
+        else:
+            constant += v
+    if not terms:
+        return constant
+    terms[()] = terms.get((), 0) + constant
+    return Sym._make(terms)
+
+
+def scaled(dims: tuple[Dim, ...] | list[Dim], factor: int) -> Dim:
+    """factor x the product of `dims`: the integers multiplied first, so that a symbolic
+    shape costs one polynomial product per symbol, not one per dimension."""
+    coeff = int(factor)
+    symbols: list[Sym] = []
+    for d in dims:
+        if isinstance(d, Sym):
+            symbols.append(d)
+        else:
+            coeff *= int(d)  # a plain int: an SInt would build an expression for nothing
+    if not symbols or coeff == 0:
+        return coeff
+    result: Dim = symbols[0]
+    for sym in symbols[1:]:
+        result = sym * result
+    if not isinstance(result, Sym):
+        return result * coeff
+    return Sym(tuple((monomial, c * coeff) for monomial, c in result.terms))  # order kept
 
 
 # ---------------------------------------------------------------- FLOPs per layer
@@ -87,8 +118,8 @@ def conv_flops(cls: str, args: dict[str, Any], x: tuple[Dim, ...], out: tuple[Di
     kernel = math.prod(_tuple(args["kernel_size"], n))
     c_in, c_out, groups = args["in_channels"], args["out_channels"], args["groups"]
     if cls.startswith("ConvTranspose"):
-        return 2 * product((batch, *x[-n:])) * kernel * c_in * (c_out // groups)
-    return 2 * product((batch, *out[-n:])) * kernel * c_out * (c_in // groups)
+        return scaled((batch, *x[-n:]), 2 * kernel * c_in * (c_out // groups))
+    return scaled((batch, *out[-n:]), 2 * kernel * c_out * (c_in // groups))
 
 
 def attention_flops(q_len: Dim, k_len: Dim, batch: Dim, e: int, kdim: int, vdim: int,
@@ -158,7 +189,7 @@ def matmul_flops(a: tuple[Dim, ...], b: tuple[Dim, ...]) -> Dim:
         da = batch_a[len(batch_a) - 1 - i] if i < len(batch_a) else 1
         db = batch_b[len(batch_b) - 1 - i] if i < len(batch_b) else 1
         batch.append(db if isinstance(da, int) and da == 1 else da)
-    return 2 * product((*batch, m, b[-2], b[-1]))
+    return scaled((*batch, m, b[-2], b[-1]), 2)
 
 
 def node_flops(node: Node) -> Dim | None:
@@ -168,14 +199,16 @@ def node_flops(node: Node) -> Dim | None:
             return matmul_flops(node.inputs[0].shape, node.inputs[1].shape)
         return 0
     cls = node.meta.get("cls", "")
-    args = node.meta.get("args", {})
     if node.op.startswith("nn.") or not cls:
         return None  # outside the catalogue: its inside is unknown
+    # plain ints: the sizes are SInts, whose arithmetic would build expressions for nothing
+    args: dict[str, Any] = {k: int(v) if v.__class__ is SInt else v
+                            for k, v in node.meta["args"].items()}
     x = node.inputs[0].shape if node.inputs else ()
     if cls.startswith(("Conv", "ConvTranspose")) and cls[-1] == "d":
         return conv_flops(cls, args, x, node.outputs[0].shape)
     if cls == "Linear":
-        return 2 * product(x[:-1]) * args["in_features"] * args["out_features"]
+        return scaled(x[:-1], 2 * args["in_features"] * args["out_features"])
     if cls in ("RNN", "GRU", "LSTM"):
         return recurrent_flops(cls, args, x)
     if cls in ("RNNCell", "GRUCell", "LSTMCell"):
@@ -200,7 +233,7 @@ def node_flops(node: Node) -> Dim | None:
 
 
 def tensor_bytes(shape: tuple[Dim, ...], dtype: str) -> Dim:
-    return product(shape) * DTYPE_BYTES.get(dtype, 4)
+    return scaled(shape, DTYPE_BYTES.get(dtype, 4))
 
 
 def activation_bytes(node: Node) -> Dim:
@@ -225,7 +258,7 @@ def buffer_bytes(node: Node) -> int | None:
     cls = node.meta.get("cls", "")
     args = node.meta.get("args", {})
     if cls.startswith(("BatchNorm", "InstanceNorm")) and args.get("track_running_stats"):
-        return 2 * args["num_features"] * PARAM_BYTES + INDEX_BYTES
+        return 2 * int(args["num_features"]) * PARAM_BYTES + INDEX_BYTES
     return 0
 
 
