@@ -29,7 +29,6 @@ def signature(net: NetworkResult) -> str:
 
 
 MAX_WIDTH = 44  # a column wider than this is cut, so the columns after it stay aligned
-PER_SAMPLE = {"B": 1}  # figures in the table are per sample when the batch is symbolic
 
 
 def fit(text: str, width: int = MAX_WIDTH) -> str:
@@ -113,8 +112,8 @@ def footer(net: NetworkResult, cost: NetworkCost, optimizer: str) -> list[str]:
 
 
 def symbolic_batch(net: NetworkResult) -> bool:
-    return any(isinstance(d, Sym) and "B" in str(d).split("*") for _, tt in net.inputs
-               for d in tt.shape)
+    return any(isinstance(d, Sym) and any("B" in monomial for monomial, _ in d.terms)
+               for _, tt in net.inputs for d in tt.shape)
 
 
 def table(program: Program, depth: int | None = None, optimizer: str = "adam") -> str:
