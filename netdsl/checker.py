@@ -619,8 +619,9 @@ class Checker:
                               f"built one to share its weights, or write {kind}(...) at each "
                               f"use", pos, fix=f"e.g. {name} = {kind}(...)")
         if isinstance(value, (LayerValue, BlockValue, Repeated)) and name in MODULE_ATTRIBUTES:
-            raise SourceError(f"{name!r} would replace nn.Module's own attribute {name!r} in the "
-                              f"generated module", pos, fix=f"choose another name, e.g. {name}_layer")
+            raise SourceError(f"{name!r} would replace nn.Module's own attribute {name!r} in "
+                              f"the generated module", pos,
+                              fix=f"choose another name, e.g. {name}_layer")
         if isinstance(value, Tensor) or (isinstance(value, tuple) and flat_tensors(value)):
             frame.kinds[name] = "tensor"
             frame.bound[name] = pos

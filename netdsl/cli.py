@@ -23,6 +23,7 @@ Examples:
   netdsl check model.net                 layer table: shapes and parameters
   netdsl check model.net --json          the same as JSON
   netdsl check model.net --input x=[8,3,64,64]
+  netdsl check model.net --depth 1       block uses as one row each
   netdsl compile model.net               writes model.py (an nn.Module)
   netdsl compile model.net -o -          prints the module
   netdsl diagram model.net -o model.png  draws the network with Graphviz
@@ -166,14 +167,20 @@ def main(ctx: click.Context) -> None:
 @click.option("--input", "inputs", multiple=True, metavar="NAME=SHAPE",
               help="Override a declared input shape, e.g. x=[8,3,64,64].")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def check(file: str, inputs: tuple[str, ...], as_json: bool) -> None:
-    """Parse and check FILE; print each network's layers, shapes and parameters."""
+@click.option("--depth", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Show block uses nested N deep as one row (as torchinfo's depth).")
+@click.option("--optimizer", type=click.Choice(["sgd", "sgd-momentum", "adam", "adamw"]),
+              default="adam", show_default=True,
+              help="The optimiser whose state the training-memory estimate counts.")
+def check(file: str, inputs: tuple[str, ...], as_json: bool, depth: int | None,
+          optimizer: str) -> None:
+    """Parse and check FILE; print each network's layers, shapes, parameters and costs."""
     import netdsl
     from netdsl.report import dumps, table, to_json
 
     if not as_json:
         program = load(file, inputs)
-        click.echo(table(program))
+        click.echo(table(program, depth, optimizer))
         print_warnings(program)
         return
     overrides = input_overrides(inputs)
@@ -214,7 +221,8 @@ def compile(file: str, output: str | None) -> None:
 @click.option("--collapse", is_flag=True, help="Draw each block use as one node.")
 @click.option("--rankdir", type=click.Choice(["TB", "LR"]), default="TB", show_default=True,
               help="Top to bottom or left to right.")
-def diagram(file: str, output: str | None, collapse: bool, rankdir: str) -> None:
+@click.option("--cost", is_flag=True, help="Write each layer's FLOPs (per sample) on it.")
+def diagram(file: str, output: str | None, collapse: bool, rankdir: str, cost: bool) -> None:
     """Draw FILE's networks with Graphviz."""
     from netdsl.backends.dot import FORMATS, render
 
@@ -226,7 +234,7 @@ def diagram(file: str, output: str | None, collapse: bool, rankdir: str) -> None
                          + ", ".join("." + f for f in FORMATS))
     import netdsl
 
-    dot_source = netdsl.to_dot(program, collapse=collapse, rankdir=rankdir)
+    dot_source = netdsl.to_dot(program, collapse=collapse, rankdir=rankdir, cost=cost)
     data, note = render(dot_source, fmt)
     if data is None:
         target = target.with_suffix(".dot")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .checker import NetworkResult
-from .dims import shape_json, shape_str
+from .cost import OPTIMISER_STATE, NetworkCost, annotate, per_sample
+from .dims import Dim, Sym, shape_json, shape_str
 from .errors import Diagnostic
 from .program import Program
 from .values import Node
@@ -26,11 +28,103 @@ def signature(net: NetworkResult) -> str:
     return f"network {net.definition.name}({ins}) -> {outs}"
 
 
-def table(program: Program) -> str:
+MAX_WIDTH = 44  # a column wider than this is cut, so the columns after it stay aligned
+
+
+def fit(text: str, width: int = MAX_WIDTH) -> str:
+    """The cell cut to `width` characters, ending in '...' when cut (as torchinfo does)."""
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+UNITS = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"))
+
+
+def compact(value: int | float) -> str:
+    """1234 -> '1.2K', 23027253248 -> '23.0G'."""
+    for size, suffix in UNITS:
+        if abs(value) >= size:
+            return f"{value / size:.1f}{suffix}"
+    return f"{value:g}"
+
+
+def unit_for(value: int | float) -> tuple[float, str]:
+    for size, prefix in UNITS:
+        if abs(value) >= size:
+            return size, f"{prefix}B"
+    return 1, "B"
+
+
+def count(value: Dim | None) -> str:
+    """A count for the table, per sample: '4.9M', or a formula in the symbols left
+    ('128*S*S + 270.3K*S')."""
+    if value is None:
+        return "?"
+    value = per_sample(value)
+    if not isinstance(value, Sym):
+        return compact(value)
+    return formula(value, lambda c: f"{c:,}" if abs(c) < 10_000 else compact(c))
+
+
+def size(value: Dim, fixed: tuple[float, str] | None = None) -> str:
+    """Bytes per sample in decimal units, as torchinfo counts them: '3.2 MB'; a formula
+    in the symbols left gives each term its unit: '(17.3 KB)*S + (128 B)*T'. `fixed`
+    gives a number two decimals in that unit, as torchinfo's footer does: '0.58 MB'."""
+    value = per_sample(value)
+    if not isinstance(value, Sym):
+        scale, unit = fixed or unit_for(value)
+        return f"{value / scale:.2f} {unit}" if fixed else f"{value / scale:.3g} {unit}"
+    parts = []
+    for monomial, coeff in value.terms:
+        scale, unit = unit_for(coeff)
+        amount = f"{coeff / scale:.3g} {unit}"
+        parts.append(f"({amount})*{'*'.join(monomial)}" if monomial else amount)
+    return " + ".join(parts).replace("+ -", "- ")
+
+
+def formula(value: Sym, coefficient: Callable[[int], str]) -> str:
+    parts = []
+    for monomial, coeff in value.terms:
+        names = "*".join(monomial)
+        text = coefficient(coeff) if not names or coeff != 1 else ""
+        parts.append(text + ("*" if text and names else "") + names)
+    return " + ".join(parts).replace("+ -", "- ")
+
+
+def footer(net: NetworkResult, cost: NetworkCost, optimizer: str) -> list[str]:
+    """torchinfo's summary lines; figures per sample when the batch size is symbolic."""
+    per = " per sample" if symbolic_batch(net) else ""
+    mb = (1e6, "MB")
+    flops = per_sample(cost.flops)
+    rows = [("total parameters", f"{net.params:,}"),
+            ("trainable parameters", f"{net.params:,}"),
+            ("parameter size", size(cost.param_bytes, mb))]
+    if cost.buffer_bytes:
+        rows.append(("buffer size", size(cost.buffer_bytes, mb)))
+    rows += [(f"forward pass size{per}", size(cost.activation_bytes, mb)),
+             (f"estimated training memory{per} ({optimizer})",
+              size(cost.training_bytes(optimizer), mb)),
+             (f"total GFLOPs{per}" if not isinstance(flops, Sym) else f"total FLOPs{per}",
+              f"{flops / 1e9:.3f}" if not isinstance(flops, Sym) else count(flops))]
+    if cost.unknown:
+        rows[-1] = (rows[-1][0], rows[-1][1] + f" (without {', '.join(cost.unknown)})")
+    width = max(len(label) for label, _ in rows)
+    return ["  " + label.ljust(width) + "  " + value for label, value in rows]
+
+
+def symbolic_batch(net: NetworkResult) -> bool:
+    return any(isinstance(d, Sym) and any("B" in monomial for monomial, _ in d.terms)
+               for _, tt in net.inputs for d in tt.shape)
+
+
+def table(program: Program, depth: int | None = None, optimizer: str = "adam") -> str:
+    """A table per network; with `depth`, block uses nested `depth` deep are one row."""
     blocks: list[str] = []
     for net in program.networks:
-        rows = [("layer", "torch", "at", "output", "params")]
+        cost = annotate(net)
+        rows = [("layer", "torch", "at", "output", "params", "flops", "out size")]
         for node in layer_rows(net):
+            if depth is not None and len(node.scope) >= depth:
+                continue
             indent = "  " * len(node.scope)
             name = node.name if node.name is not None else node.label
             if node.kind == "block":
@@ -43,21 +137,36 @@ def table(program: Program) -> str:
             if len(node.outputs) > 1:
                 output += f" (+{len(node.outputs) - 1})"
             params = node_params(node)
+            flops = node.meta.get("flops")
             rows.append((indent + name, torch, node.pos.short if node.pos else "", output,
-                         f"{params:,}" if node.kind == "block" or params else "-"))
-        widths = [min(max(len(r[i]) for r in rows), 44) for i in range(4)]
+                         f"{params:,}" if node.kind == "block" or params else "-",
+                         count(flops) if flops != 0 else "-", size(node.meta["output_bytes"])))
+        cut = [tuple(fit(cell) for cell in row) for row in rows]
+        widths = [max(len(r[i]) for r in cut) for i in range(len(rows[0]))]
         lines = [signature(net)]
-        for r in rows:
+        for r in cut:
             cells = [r[i].ljust(widths[i]) for i in range(4)]
-            lines.append("  " + "  ".join(cells) + "  " + r[4].rjust(12))
-        total = f"{net.params:,}"
-        lines.append("  " + "total parameters".ljust(sum(widths) + 6) + "  " + total.rjust(12))
+            numbers = [r[i].rjust(max(widths[i], 12 if i == 4 else 8)) for i in range(4, 7)]
+            lines.append(("  " + "  ".join(cells + numbers)).rstrip())
+        lines.extend(footer(net, cost, optimizer))
         blocks.append("\n".join(lines))
     if not program.networks:
         names = ", ".join(d.name for d in program.blocks)
         blocks.append(f"{program.file}: no networks; blocks checked for syntax and names: "
                       f"{names}")
     return "\n\n".join(blocks)
+
+
+def cost_json(data: dict[str, Any], key: str, value: Dim | None) -> None:
+    """`key`: the figure per sample (B = 1; null while other symbols remain) and, when the
+    shapes are symbolic, `key`_formula: the whole polynomial, batch included."""
+    if value is None:
+        data[key] = None
+        return
+    sample = per_sample(value)
+    data[key] = None if isinstance(sample, Sym) else int(sample)
+    if isinstance(value, Sym):
+        data[key + "_formula"] = str(value)
 
 
 def layer_json(node: Node) -> dict[str, Any]:
@@ -79,12 +188,15 @@ def layer_json(node: Node) -> dict[str, Any]:
         data["scope"] = node.scope[-1].name
     if node.meta.get("shared_with") is not None:
         data["shared_with"] = node.meta["shared_with"].name
+    cost_json(data, "flops", node.meta.get("flops"))
+    cost_json(data, "output_bytes", node.meta.get("output_bytes"))
     return data
 
 
 def network_json(net: NetworkResult) -> dict[str, Any]:
+    cost = annotate(net)
     rows = layer_rows(net)
-    return {
+    data: dict[str, Any] = {
         "name": net.definition.name,
         "inputs": [{"name": name, "shape": shape_json(tt.shape), "dtype": tt.dtype}
                    for name, tt in net.inputs],
@@ -93,7 +205,18 @@ def network_json(net: NetworkResult) -> dict[str, Any]:
         # layers and tensor operations, each counted once: their params add up to the total
         "layers": [layer_json(node) for node in rows if node.kind != "block"],
         "blocks": [layer_json(node) for node in rows if node.kind == "block"],
+        "param_bytes": cost.param_bytes,
+        "buffer_bytes": cost.buffer_bytes,
     }
+    cost_json(data, "flops", cost.flops)
+    if cost.unknown:
+        data["flops_unknown"] = cost.unknown
+    cost_json(data, "activation_bytes", cost.activation_bytes)
+    cost_json(data, "input_bytes", cost.input_bytes)
+    for optimizer in OPTIMISER_STATE:
+        cost_json(data, f"training_bytes_{optimizer.replace('-', '_')}",
+                  cost.training_bytes(optimizer))
+    return data
 
 
 def dumps(value: Any, indent: int = 0) -> str:

@@ -28,9 +28,10 @@ def test_check_prints_a_table_with_totals() -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == "network Cifar10(x: [B, 3, 32, 32]) -> [B, 10]"
     assert any(line.split()[:2] == ["conv1", "nn.Conv2d(3,"] and "[B, 32, 32, 32]" in line
-               and line.endswith("2,432") for line in lines)
+               and "2,432" in line for line in lines)
     assert any("nn.Linear(1024, 64)" in line and "65,600" in line for line in lines)
-    assert lines[-1].split()[-1] == "145,578"
+    assert any(line.split()[:2] == ["total", "parameters"] and line.split()[-1] == "145,578"
+               for line in lines)
 
 
 def test_check_json_follows_the_contract() -> None:
@@ -44,9 +45,11 @@ def test_check_json_follows_the_contract() -> None:
     assert net["outputs"][0]["shape"] == ["B", 10]
     assert net["params"] == 145578
     conv1 = net["layers"][0]
-    assert conv1 == {"name": "conv1", "op": "conv", "torch": "nn.Conv2d(3, 32, 5, padding=2)",
-                     "line": 3, "column": 10, "input_shapes": [["B", 3, 32, 32]],
-                     "output_shape": ["B", 32, 32, 32], "params": 2432}
+    costs = {"flops", "flops_formula", "output_bytes", "output_bytes_formula"}
+    assert {k: v for k, v in conv1.items() if k not in costs} == {
+        "name": "conv1", "op": "conv", "torch": "nn.Conv2d(3, 32, 5, padding=2)", "line": 3,
+        "column": 10, "input_shapes": [["B", 3, 32, 32]], "output_shape": ["B", 32, 32, 32],
+        "params": 2432}
     assert sum(layer["params"] for layer in net["layers"]) == 145578
 
 

@@ -59,7 +59,8 @@ class Item:
     count: int = 1  # a run of the same block, collapsed
 
 
-def generate(program: Program, collapse: bool = False, rankdir: str = "TB") -> str:
+def generate(program: Program, collapse: bool = False, rankdir: str = "TB",
+             cost: bool = False) -> str:
     graph = graphviz.Digraph("netdsl", graph_attr={
         "rankdir": rankdir, "fontname": "Helvetica", "fontsize": "12", "nodesep": "0.25",
         "ranksep": "0.3", "newrank": "true",
@@ -70,6 +71,8 @@ def generate(program: Program, collapse: bool = False, rankdir: str = "TB") -> s
                    "arrowsize": "0.6"})
     many = len(program.networks) > 1
     for i, net in enumerate(program.networks):
+        if cost:
+            write_flops(net)
         if many:
             with graph.subgraph(name=f"cluster_net{i}") as sub:
                 sub.attr(label=f"network {net.definition.name} · {net.params:,} parameters",
@@ -204,7 +207,8 @@ def emit_node(graph: Any, node: Node, name: str, count: int) -> None:
                    fontsize="10")
         return
     if node.kind == "op":
-        graph.node(name, label=html_label(node.label or node.op, "", 0), shape="box",
+        graph.node(name, label=html_label(node.label or node.op, "", 0,
+                                          node.meta.get("flops_label", "")), shape="box",
                    style="rounded,dashed", fillcolor="#ffffff", fontsize="10")
         return
     if node.kind == "block":
@@ -213,7 +217,12 @@ def emit_node(graph: Any, node: Node, name: str, count: int) -> None:
         if count > 1 and shown.rsplit(".", 1)[-1].isdigit():
             shown = shown.rsplit(".", 1)[0]  # the nn.Sequential that holds the run
         title = f"{shown} × {count}" if count > 1 else shown
-        graph.node(name, label=html_label(title, node.label, params), shape="box3d",
+        flops = node.meta.get("flops_label", "")
+        if flops and count > 1:  # a run of the same block on the same shape: count times one
+            from ..report import count as count_text
+
+            flops = f"{count_text(node.meta['flops'] * count)} FLOPs"
+        graph.node(name, label=html_label(title, node.label, params, flops), shape="box3d",
                    style="filled", fillcolor="#e0ecf4")
         return
     detail = node.torch.replace("nn.", "", 1) if node.torch else node.label
@@ -222,16 +231,31 @@ def emit_node(graph: Any, node: Node, name: str, count: int) -> None:
     title = node.name or node.op
     if node.scope and node.scope[-1].name and title.startswith(node.scope[-1].name + "."):
         title = title[len(node.scope[-1].name) + 1:]  # the cluster already says whose it is
-    graph.node(name, label=html_label(title, detail, node.params),
+    graph.node(name, label=html_label(title, detail, node.params,
+                                      node.meta.get("flops_label", "")),
                fillcolor=fill_colour(node))
 
 
-def html_label(title: str, detail: str, params: int) -> str:
+def write_flops(net: NetworkResult) -> None:
+    """--cost: meta["flops_label"] ('4.9M FLOPs', per sample) on every node that has some."""
+    from ..cost import annotate
+    from ..report import count
+
+    annotate(net)
+    for node in net.nodes:
+        flops = node.meta.get("flops", 0)
+        if flops != 0:
+            node.meta["flops_label"] = f"{count(flops)} FLOPs"
+
+
+def html_label(title: str, detail: str, params: int, flops: str = "") -> str:
     rows = [f"<B>{html.escape(title)}</B>"]
     if detail:
         rows.append(f'<FONT POINT-SIZE="9">{html.escape(detail)}</FONT>')
     if params:
         rows.append(f'<FONT POINT-SIZE="9" COLOR="#555555">{params:,} params</FONT>')
+    if flops:
+        rows.append(f'<FONT POINT-SIZE="9" COLOR="#555555">{html.escape(flops)}</FONT>')
     return "<" + "<BR/>".join(rows) + ">"
 
 
