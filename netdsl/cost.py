@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .dims import Dim, SInt, Sym
 
 if TYPE_CHECKING:
-    from .checker import NetworkResult
+    from .ir import Network
     from .values import Node
 
 DTYPE_BYTES = {
@@ -284,7 +284,7 @@ class NetworkCost:
                 + self.input_bytes)
 
 
-def annotate(net: NetworkResult) -> NetworkCost:
+def annotate(net: Network) -> NetworkCost:
     """Write flops, output_bytes and buffer_bytes into every node's meta; return totals."""
     flops: list[Dim] = []
     activations: list[Dim] = []

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import ir
 from . import nodes as n
 from .budget import BudgetExceeded
 from .catalogue import LAYERS, MODULE_ATTRIBUTES
@@ -37,6 +38,17 @@ class Program:
     warnings: list[Diagnostic]
     uses: dict[str, list[Frame]] = field(default_factory=dict)
     checker: Checker | None = None
+    _graphs: list[ir.Network] | None = field(default=None, repr=False)
+
+    @property
+    def graphs(self) -> list[ir.Network]:
+        """The checked networks as the IR's instances: what the report, the diagram and the
+        cost model read (they never see the checker's frames or the syntax tree)."""
+        if self._graphs is None:
+            self._graphs = [ir.Network(net.definition.name, net.definition.pos, net.inputs,
+                                       net.outputs, net.nodes, net.params)
+                            for net in self.networks]
+        return self._graphs
 
     def network(self, name: str) -> NetworkResult:
         for net in self.networks:

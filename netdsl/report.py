@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .checker import NetworkResult
 from .cost import OPTIMISER_STATE, NetworkCost, annotate, per_sample
 from .dims import Dim, Sym, shape_json, shape_str
 from .errors import Diagnostic
+from .ir import Network
 from .program import Program
 from .values import Node
 
 
-def layer_rows(net: NetworkResult) -> list[Node]:
+def layer_rows(net: Network) -> list[Node]:
     """The nodes a reader wants to see: layers, blocks and tensor operations, in order."""
     return [node for node in net.nodes if node.kind in ("layer", "op", "block")]
 
@@ -22,10 +22,10 @@ def node_params(node: Node) -> int:
     return node.meta.get("params", 0) if node.kind == "block" else node.params
 
 
-def signature(net: NetworkResult) -> str:
+def signature(net: Network) -> str:
     ins = ", ".join(f"{name}: {tt}" for name, tt in net.inputs)
     outs = ", ".join(str(tt) for tt in net.outputs)
-    return f"network {net.definition.name}({ins}) -> {outs}"
+    return f"network {net.name}({ins}) -> {outs}"
 
 
 MAX_WIDTH = 44  # a column wider than this is cut, so the columns after it stay aligned
@@ -90,7 +90,7 @@ def formula(value: Sym, coefficient: Callable[[int], str]) -> str:
     return " + ".join(parts).replace("+ -", "- ")
 
 
-def footer(net: NetworkResult, cost: NetworkCost, optimizer: str) -> list[str]:
+def footer(net: Network, cost: NetworkCost, optimizer: str) -> list[str]:
     """torchinfo's summary lines; figures per sample when the batch size is symbolic."""
     per = " per sample" if symbolic_batch(net) else ""
     mb = (1e6, "MB")
@@ -111,7 +111,7 @@ def footer(net: NetworkResult, cost: NetworkCost, optimizer: str) -> list[str]:
     return ["  " + label.ljust(width) + "  " + value for label, value in rows]
 
 
-def symbolic_batch(net: NetworkResult) -> bool:
+def symbolic_batch(net: Network) -> bool:
     return any(isinstance(d, Sym) and any("B" in monomial for monomial, _ in d.terms)
                for _, tt in net.inputs for d in tt.shape)
 
@@ -119,7 +119,7 @@ def symbolic_batch(net: NetworkResult) -> bool:
 def table(program: Program, depth: int | None = None, optimizer: str = "adam") -> str:
     """A table per network; with `depth`, block uses nested `depth` deep are one row."""
     blocks: list[str] = []
-    for net in program.networks:
+    for net in program.graphs:
         cost = annotate(net)
         rows = [("layer", "torch", "at", "output", "params", "flops", "out size")]
         for node in layer_rows(net):
@@ -150,7 +150,7 @@ def table(program: Program, depth: int | None = None, optimizer: str = "adam") -
             lines.append(("  " + "  ".join(cells + numbers)).rstrip())
         lines.extend(footer(net, cost, optimizer))
         blocks.append("\n".join(lines))
-    if not program.networks:
+    if not program.graphs:
         names = ", ".join(d.name for d in program.blocks)
         blocks.append(f"{program.file}: no networks; blocks checked for syntax and names: "
                       f"{names}")
@@ -193,11 +193,11 @@ def layer_json(node: Node) -> dict[str, Any]:
     return data
 
 
-def network_json(net: NetworkResult) -> dict[str, Any]:
+def network_json(net: Network) -> dict[str, Any]:
     cost = annotate(net)
     rows = layer_rows(net)
     data: dict[str, Any] = {
-        "name": net.definition.name,
+        "name": net.name,
         "inputs": [{"name": name, "shape": shape_json(tt.shape), "dtype": tt.dtype}
                    for name, tt in net.inputs],
         "outputs": [{"shape": shape_json(tt.shape), "dtype": tt.dtype} for tt in net.outputs],
@@ -245,7 +245,7 @@ def to_json(file: str, program: Program | None, errors: list[Diagnostic],
             warnings: list[Diagnostic]) -> dict[str, Any]:
     return {
         "file": file,
-        "networks": [network_json(net) for net in program.networks] if program else [],
+        "networks": [network_json(net) for net in program.graphs] if program else [],
         "errors": [d.to_json() for d in errors],
         "warnings": [d.to_json() for d in warnings],
     }

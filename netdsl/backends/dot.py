@@ -17,8 +17,8 @@ from typing import Any
 import graphviz
 
 from ..catalogue import LAYERS
-from ..checker import NetworkResult
 from ..dims import dim_str
+from ..ir import Network
 from ..program import Program
 from ..values import Node
 
@@ -69,23 +69,23 @@ def generate(program: Program, collapse: bool = False, rankdir: str = "TB",
                   "penwidth": "0.8"},
         edge_attr={"fontname": "Helvetica", "fontsize": "9", "color": "#555555",
                    "arrowsize": "0.6"})
-    many = len(program.networks) > 1
-    for i, net in enumerate(program.networks):
+    many = len(program.graphs) > 1
+    for i, net in enumerate(program.graphs):
         if cost:
             write_flops(net)
         if many:
             with graph.subgraph(name=f"cluster_net{i}") as sub:
-                sub.attr(label=f"network {net.definition.name} · {net.params:,} parameters",
+                sub.attr(label=f"network {net.name} · {net.params:,} parameters",
                          style="dashed", color="#999999", fontsize="13")
                 draw_network(sub, net, f"n{i}_", collapse)
         else:
-            graph.attr(label=f"{net.definition.name} · {net.params:,} parameters",
+            graph.attr(label=f"{net.name} · {net.params:,} parameters",
                        labelloc="t", fontsize="14")
             draw_network(graph, net, "", collapse)
     return graph.source
 
 
-def draw_network(graph: Any, net: NetworkResult, prefix: str, collapse: bool) -> None:
+def draw_network(graph: Any, net: Network, prefix: str, collapse: bool) -> None:
     nodes = net.nodes
     owner = {node.id: representative(node, collapse) for node in nodes}
     runs = merge_runs(nodes, owner) if collapse else {}
@@ -236,7 +236,7 @@ def emit_node(graph: Any, node: Node, name: str, count: int) -> None:
                fillcolor=fill_colour(node))
 
 
-def write_flops(net: NetworkResult) -> None:
+def write_flops(net: Network) -> None:
     """--cost: meta["flops_label"] ('4.9M FLOPs', per sample) on every node that has some."""
     from ..cost import annotate
     from ..report import count
