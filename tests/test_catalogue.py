@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import netdsl
-from netdsl.backends.pytorch import PAD_TO_MATCH
+from netdsl.backends.pytorch import HELPERS
 from netdsl.catalogue import ANY_RANK, CATEGORIES, ENTRIES, LAYERS, REQUIRED, LayerSpec
 from netdsl.layers_doc import EXAMPLES, Example, forward_code, split_top
 
@@ -217,7 +217,11 @@ def run_example(layer: str, example: Example) -> tuple[list[tuple[int, ...]], in
     node = next(n for n in net.nodes if n.op == layer)
     checked = [tuple(int(d) for d in tt.shape) for tt in net.outputs]
     scope: dict[str, Any] = {"torch": torch, "F": F, "nn": nn}
-    exec(PAD_TO_MATCH, scope)
+    for helper in HELPERS.values():
+        exec(helper, scope)
+    # generated code calls the helper written for the input's rank; the layer reference
+    # spells it without the suffix, and its pad_to_match example is 2-d
+    scope["pad_to_match"] = scope["pad_to_match2d"]
     for part in split_top(example.inputs):
         name, shape = part.split(":")
         dims = [int(d) for d in re.findall(r"\d+", shape)]
