@@ -116,7 +116,7 @@ class Lowering:
 
     def order(self) -> list[n.Definition]:
         """Blocks before their users (depth first), then the networks in source order."""
-        done: list[str] = []
+        done: dict[str, None] = {}  # an ordered set: membership tests stay O(1)
         stack: list[tuple[str, bool]] = [(net.definition.name, False)
                                          for net in reversed(self.program.networks)]
         while stack:
@@ -124,7 +124,7 @@ class Lowering:
             if name in done:
                 continue
             if expanded:
-                done.append(name)
+                done[name] = None
                 continue
             stack.append((name, True))
             callees: list[str] = []
