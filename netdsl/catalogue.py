@@ -48,6 +48,19 @@ def signature(text: str) -> tuple[Param, ...]:
     return tuple(out)
 
 
+# What torch does with an integer input, found by running each layer on a long tensor:
+# these raise (no integer kernel, or float weights) ...
+FLOAT_ONLY = frozenset("""
+conv convtranspose linear adaptive_avgpool adaptive_maxpool batchnorm instancenorm groupnorm
+layernorm dropout dropout1d dropout2d dropout3d rnn lstm gru rnncell lstmcell grucell
+multihead_attention transformer_encoder_layer transformer_decoder_layer upsample unfold fold
+elu selu celu leaky_relu gelu silu mish hardswish hardsigmoid softplus logsigmoid prelu softmax
+log_softmax softmin glu
+""".split())
+# ... and these compute in floating point and return a float tensor
+FLOAT_RESULT = frozenset("sigmoid tanh softsign tanhshrink".split())
+
+
 @dataclass(frozen=True, slots=True)
 class LayerSpec:
     name: str
@@ -64,6 +77,10 @@ class LayerSpec:
     signature: tuple[Param, ...] = field(init=False)  # what a netdsl user writes
 
     def __post_init__(self) -> None:
+        if self.name in FLOAT_ONLY:
+            object.__setattr__(self, "rule", s.float_only(self.rule))
+        elif self.name in FLOAT_RESULT:
+            object.__setattr__(self, "rule", s.float_result(self.rule))
         # PyTorch's signature minus the inferred sizes, with netdsl's own defaults
         out = []
         for p in self.torch_signature:
@@ -255,3 +272,10 @@ register_parameter register_state_dict_post_hook register_state_dict_pre_hook re
 set_extra_state set_submodule share_memory smart_apply state_dict to to_empty train training
 type xpu zero_grad
 """.split())
+
+# torch.nn names that are not layers: classes that are not nn.Module at all, and modules
+# without a forward (containers and abstract bases), which cannot be applied to a tensor
+NOT_MODULES = frozenset("Buffer LinearCrossEntropyOptions Parameter UninitializedBuffer "
+                        "UninitializedParameter".split())
+NO_FORWARD = frozenset("Container Module ModuleDict ModuleList ParameterDict ParameterList "
+                       "RNNBase RNNCellBase".split())

@@ -22,8 +22,28 @@ from typing import Any
 
 from . import nodes as n
 from . import shapes as s
-from .catalogue import LAYERS, MODULE_ATTRIBUTES, REQUIRED, TORCH_CLASSES, LayerSpec, Param
-from .dims import ARITHMETIC, Dim, Ref, SInt, Sym, dim_str, expr_of, shape_str
+from .catalogue import (
+    LAYERS,
+    MODULE_ATTRIBUTES,
+    NO_FORWARD,
+    NOT_MODULES,
+    REQUIRED,
+    TORCH_CLASSES,
+    LayerSpec,
+    Param,
+)
+from .dims import (
+    ARITHMETIC,
+    Dim,
+    Ref,
+    SInt,
+    Sym,
+    dim_str,
+    expr_of,
+    refs,
+    replace_ref,
+    shape_str,
+)
 from .errors import Diagnostic, Pos, SourceError
 from .render import render_call, torch_text
 from .values import (
@@ -102,10 +122,26 @@ class Frame:
         """Rewrite a size of this frame's scope in the caller's terms."""
         if isinstance(value, SInt):
             try:
-                return _substitute(value.expr, self)
+                result = _substitute(value.expr, self)
             except KeyError:
                 return int(value)
+            if is_int(result) and not isinstance(result, Sym) and int(result) != int(value):
+                return int(value)  # a local rebound since this size was computed
+            return result
         return value
+
+
+def _local_expr(name: str, value: Any, frame: Frame) -> Any:
+    """What a rebound local size stands for, in terms of names bound before it: in
+    `w = w // 4` the w on the right is the previous one, so its expression is written in
+    (an expression naming itself would be substituted forever)."""
+    if not isinstance(value, SInt):
+        return None
+    me = Ref(name, "local")
+    if me not in refs(value.expr):
+        return value.expr
+    previous = frame.local_exprs.get(name)
+    return None if previous is None else replace_ref(value.expr, me, previous)
 
 
 def _substitute(e: Any, frame: Frame) -> Any:
@@ -561,7 +597,7 @@ class Checker:
                 value = SInt(int(value), Ref(name, "local"))
                 frame.kinds[name] = "local"
             elif previous in ("local", "hyper", "dim"):
-                frame.local_exprs[name] = expr_of(value) if isinstance(value, SInt) else None
+                frame.local_exprs[name] = _local_expr(name, value, frame)
                 if isinstance(value, SInt) or _mentions_names(source):
                     value = SInt(int(value), Ref(name, "local"))
                 frame.kinds[name] = "local"
@@ -819,6 +855,13 @@ class Checker:
             raise SourceError(f"nn.{name} is not a torch.nn class name (those are CamelCase, "
                               f"like nn.Conv2d)", pos,
                               fix=f"did you mean nn.{close}?" if close else None)
+        if name in NOT_MODULES:
+            raise SourceError(f"nn.{name} is not an nn.Module class, so it is not a layer: a "
+                              f"stage must be a layer or a block (learnable tensors of their "
+                              f"own come with parameter(...))", pos)
+        if name in NO_FORWARD:
+            raise SourceError(f"nn.{name} has no forward of its own, so it cannot be applied to "
+                              f"a tensor", pos)
         return TorchFactory(name, TORCH_CLASSES.get(name))
 
     def configure(self, factory: Any, args: Sequence[n.Expr], kwargs: Sequence[n.Keyword],
@@ -839,6 +882,8 @@ class Checker:
             if isinstance(value, (LayerValue, BlockValue, LayerFactory, BlockFactory,
                                   TorchFactory, Repeated)):
                 raise SourceError(f"{describe(value)} cannot be an argument", expr.pos)
+        if isinstance(factory, (LayerFactory, TorchFactory)) and factory.spec is not None:
+            self.check_integer_args(factory, values, kw_values, label, pos)
         if isinstance(factory, LayerFactory):
             spec = factory.spec
             if spec.inferred:
@@ -873,6 +918,36 @@ class Checker:
         hyper = self.block_hyper(d, bound, frame)
         return BlockValue(d, hyper, given, site if isinstance(site, n.Call) else None, label, pos,
                           site)
+
+    def check_integer_args(self, factory: LayerFactory | TorchFactory,
+                           values: list[tuple[Any, n.Expr]],
+                           kw_values: list[tuple[str, Any, n.Keyword]], label: str,
+                           pos: Pos) -> None:
+        """A count or size that is not an integer (`conv(16 / 4, 1)`: 4.0) is an error for
+        every layer alike; the fix writes each `/` of that argument as `//`."""
+        assert factory.spec is not None
+        sig = factory.spec.signature if isinstance(factory, LayerFactory) else (
+            factory.spec.torch_signature)
+        plain = [p for p in sig if not p.star]
+        star = next((p.name for p in sig if p.star), None)
+        named = [(plain[i].name if i < len(plain) else star, v, e)
+                 for i, (v, e) in enumerate(values)]
+        named += [(name, v, k.value) for name, v, k in kw_values]
+        for name, value, expr in named:
+            bad = s.first_float(value) if name in s.INTEGER_ARGS else None
+            if bad is None:
+                continue
+            text = self.label(expr.pos)
+            fixed = re.sub(r"(?<!/)/(?!/)", "//", text)
+            start = expr.pos.column - pos.column
+            fix = None
+            if fixed != text and label and expr.pos.line == pos.line and (
+                    label[start:start + len(text)] == text):
+                fix = f"write {label[:start]}{fixed}{label[start + len(text):]}"
+            said = f"{text} is {bad!r}" if text and text != repr(bad) else f"it is {bad!r}"
+            raise SourceError(f"{name} must be an integer, but {said}"
+                              + (" (`/` always gives a number with a fraction; `//` divides "
+                                 "whole numbers)" if fix else ""), expr.pos, fix=fix)
 
     def check_pytorch_order(self, spec: LayerSpec, values: list[tuple[Any, n.Expr]]) -> None:
         """A layer whose input sizes are inferred takes only its required arguments by
@@ -1178,7 +1253,8 @@ class Checker:
             return Tensor(item, whys, node, i)
         items = tuple(self._output_values(sub, applied, inputs, node, lv, counter)
                       for sub in item)
-        return PrimaryTuple(items) if lv.spec is not None and lv.spec.primary else items
+        return PrimaryTuple(items) if applied.primary or (
+            lv.spec is not None and lv.spec.primary) else items
 
     def output_whys(self, out: s.TT, inputs: list[Tensor], applied: s.Applied, lv: LayerValue,
                     pos_text: str) -> tuple[Why | None, ...]:

@@ -15,7 +15,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
-from .dims import Dim, SInt, Sym, dim_str, make_op, product, shape_str
+from .dims import Dim, SInt, Sym, dim_str, exact_div, make_op, product, shape_str
 
 INT_DTYPES = ("long", "int", "int64", "int32", "int16", "int8", "uint8")
 FLOAT_DTYPES = ("float", "float32", "float64", "double", "half", "float16", "bfloat16")
@@ -58,6 +58,9 @@ class Applied:
     params: int = 0
     warnings: list[str] = field(default_factory=list)
     parents: dict[int, list[int]] | None = None  # output axis -> input-0 axes it came from
+    # multi-output for these arguments only (maxpool(return_indices=true)): a pipeline
+    # passes on the first output, as for a catalogue entry marked primary
+    primary: bool = False
 
 
 @dataclass(slots=True)
@@ -81,6 +84,29 @@ def need_int(d: Dim, what: str, axis_word: str = "") -> int:
                          f"size{axis_word}",
                          fix=f"give {d} a size in the input shape, or use --input")
     return d
+
+
+# Arguments that are counts, sizes or dimension indices in every layer that has them: a
+# float there (`16 / 4` is 4.0) would be written into the generated code and fail in torch.
+INTEGER_ARGS = frozenset("""
+in_channels out_channels kernel_size stride padding dilation groups output_padding in_features
+out_features num_features num_channels num_groups normalized_shape output_size num_embeddings
+embedding_dim padding_idx input_size hidden_size num_layers proj_size embed_dim num_heads kdim vdim
+d_model nhead dim_feedforward size dim dims dim0 dim1 start_dim end_dim unflattened_size shape pad
+upscale_factor downscale_factor chunks split_size_or_sections divisor_override num_parameters
+""".split())
+
+
+def first_float(value: Any) -> float | None:
+    """The first non-integer number in an argument (looking inside tuples), or None."""
+    if isinstance(value, float):
+        return value
+    if isinstance(value, tuple):
+        for item in value:
+            found = first_float(item)
+            if found is not None:
+                return found
+    return None
 
 
 def ntuple(value: Any, n: int, name: str) -> tuple[int, ...]:
@@ -162,6 +188,33 @@ def norm_axis(axis: int, rank: int, name: str = "dim") -> int:
 
 def same_shape(call: Call, **extra: Any) -> Applied:
     return Applied(call.inputs[0], extra.pop("cls"), **extra)
+
+
+# ---------------------------------------------------------------- dtypes
+
+
+def float_only(rule: Rule) -> Rule:
+    """A layer torch computes in floating point only (weights, norms, most activations):
+    an integer or boolean input is rejected as torch rejects it at run time."""
+    def checked(call: Call) -> Applied:
+        for t in call.inputs:
+            if t.dtype not in FLOAT_DTYPES:
+                raise ShapeError(
+                    f"{call.name} needs a floating-point input, but its input is {t}; integer "
+                    f"indices go through embedding(num_embeddings, embedding_dim) first, other "
+                    f"values need a float input", explain=[])
+        return rule(call)
+    return checked
+
+
+def float_result(rule: Rule) -> Rule:
+    """A layer torch computes for integer inputs too, with a float result (sigmoid, tanh)."""
+    def promoted(call: Call) -> Applied:
+        applied = rule(call)
+        if isinstance(applied.outputs, TT) and applied.outputs.dtype not in FLOAT_DTYPES:
+            applied.outputs = TT(applied.outputs.shape, "float")
+        return applied
+    return promoted
 
 
 # ---------------------------------------------------------------- convolution
@@ -270,10 +323,10 @@ def _pool(call: Call, kind: str) -> Applied:
     positive(d, "dilation")
     positive(p, "padding", allow_zero=True)
     names = axis_names(n)
-    for i in range(n):
-        limit = (k[i] - 1) * d[i] + 1 if kind == "Max" else k[i]
-        if p[i] * 2 > limit:
-            raise ShapeError(f"padding {p[i]} must be at most half of the kernel size {limit}")
+    for i in range(n):  # torch: half the kernel size itself, whatever the dilation
+        if p[i] * 2 > k[i]:
+            raise ShapeError(f"padding {p[i]} must be at most half of the kernel size {k[i]}",
+                             fix=f"use padding={k[i] // 2} or less")
     spatial: list[Dim] = []
     dropped = []
     words = {1: ["positions"], 2: ["rows", "columns"], 3: ["slices", "rows", "columns"]}[n]
@@ -291,7 +344,19 @@ def _pool(call: Call, kind: str) -> Applied:
     if dropped:
         warnings.append(f"{call.name} drops {' and '.join(dropped)} (the window does not fit "
                         f"evenly); ceil_mode=true keeps them")
-    return Applied(TT((*x.shape[:2], *spatial), x.dtype), f"{kind}Pool{n}d", warnings=warnings)
+    return _with_indices(call, Applied(TT((*x.shape[:2], *spatial), x.dtype), f"{kind}Pool{n}d",
+                                       warnings=warnings))
+
+
+def _with_indices(call: Call, applied: Applied) -> Applied:
+    """return_indices=true: (values, indices), the indices `long`; a pipeline passes on the
+    values."""
+    if not call.a.get("return_indices"):
+        return applied
+    values = applied.outputs
+    applied.outputs = (values, TT(values.shape, "long"))
+    applied.primary = True
+    return applied
 
 
 def maxpool(call: Call) -> Applied:
@@ -301,6 +366,8 @@ def maxpool(call: Call) -> Applied:
 def avgpool(call: Call) -> Applied:
     if call.a.get("divisor_override") is not None and call.inputs[0].rank == 3:
         raise ShapeError("avgpool on a 3-dimensional input (AvgPool1d) has no divisor_override")
+    if call.a.get("divisor_override") == 0:
+        raise ShapeError("divisor_override must not be zero")
     return _pool(call, "Avg")
 
 
@@ -321,8 +388,9 @@ def _adaptive(call: Call, kind: str) -> Applied:
         else:
             positive(v, "output_size")
             out.append(v)
-    return Applied(TT((*x.shape[:2], *out), x.dtype), f"Adaptive{kind}Pool{n}d",
-                   parents={2 + i: [] for i in range(n)})
+    return _with_indices(call, Applied(TT((*x.shape[:2], *out), x.dtype),
+                                       f"Adaptive{kind}Pool{n}d",
+                                       parents={2 + i: [] for i in range(n)}))
 
 
 def adaptive_avgpool(call: Call) -> Applied:
@@ -635,13 +703,16 @@ def multihead_attention(call: Call) -> Applied:
                              explain=[(idx, t.rank - 1)] if len(ins) == 3 else [])
     if k.shape[:-1] != v.shape[:-1]:
         raise ShapeError(f"key {k} and value {v} must agree in all but the last dimension")
+    # add_bias_kv appends a learned key and value, add_zero_attn a zero one: each is one
+    # more key position the weights attend over
+    extra = int(bool(a["add_bias_kv"])) + int(bool(a["add_zero_attn"]))
     if q.rank == 3:
         b_axis, l_axis = (0, 1) if a["batch_first"] else (1, 0)
         if q.shape[b_axis] != k.shape[b_axis]:
             raise ShapeError(f"query {q} and key {k} have different batch sizes")
-        weights = TT((q.shape[b_axis], q.shape[l_axis], k.shape[l_axis]), q.dtype)
+        weights = TT((q.shape[b_axis], q.shape[l_axis], k.shape[l_axis] + extra), q.dtype)
     else:
-        weights = TT((q.shape[0], k.shape[0]), q.dtype)
+        weights = TT((q.shape[0], k.shape[0] + extra), q.dtype)
     params = _attention_params(e, kdim, vdim, a["bias"], a["add_bias_kv"])
     return Applied((TT(q.shape, q.dtype), weights), "MultiheadAttention", {"embed_dim": e},
                    params)
@@ -729,6 +800,11 @@ def upsample(call: Call) -> Applied:
                 spatial.append(dim * f if isinstance(f, int) else Sym.atom(f"{dim} * {f}"))
             else:
                 spatial.append(math.floor(dim * f) if isinstance(f, float) else dim * f)
+    for axis, out_size in enumerate(spatial, 2):
+        if isinstance(out_size, int) and out_size < 1:
+            raise ShapeError(f"upsample would make dimension {axis} of size {out_size} (from "
+                             f"{dim_str(x.shape[axis])}); sizes must be at least 1",
+                             explain=[(0, axis)])
     return Applied(TT((*x.shape[:2], *spatial), x.dtype), "Upsample")
 
 
@@ -813,15 +889,18 @@ def _pad_amounts(pad: Any, n: int, name: str) -> tuple[int, ...]:
                      f"{', front, back' if n > 2 else ''}), got {pad!r}")
 
 
-def _apply_pad(x: TT, pads: tuple[int, ...], reflect: bool, layer: str) -> tuple[Dim, ...]:
+def _apply_pad(x: TT, pads: tuple[int, ...], mode: str, layer: str) -> tuple[Dim, ...]:
     shape = list(x.shape)
     for i in range(len(pads) // 2):
         axis = x.rank - 1 - i
         before, after = pads[2 * i], pads[2 * i + 1]
         size = shape[axis]
-        if reflect and isinstance(size, int) and (before >= size or after >= size):
+        if mode == "reflect" and isinstance(size, int) and (before >= size or after >= size):
             raise ShapeError(f"{layer} padding ({before}, {after}) must be smaller than the "
                              f"input size {size} of dimension {axis}", explain=[(0, axis)])
+        if mode == "circular" and isinstance(size, int) and (before > size or after > size):
+            raise ShapeError(f"{layer} padding ({before}, {after}) would wrap around dimension "
+                             f"{axis} (size {size}) more than once", explain=[(0, axis)])
         new = size + before + after
         if isinstance(new, int) and new < 1:
             raise ShapeError(f"{layer} would leave dimension {axis} with size {new}")
@@ -833,7 +912,8 @@ def pad_layer(kind: str) -> Rule:
     def rule(call: Call) -> Applied:
         x, n = rank_dims(call, CONV_RANKS, WHAT_CONV)
         pads = _pad_amounts(call.a["padding"], n, call.name)
-        shape = _apply_pad(x, pads, kind == "Reflection", call.name)
+        shape = _apply_pad(x, pads, "reflect" if kind == "Reflection" else "constant",
+                           call.name)
         return Applied(TT(shape, x.dtype), f"{kind}Pad{n}d")
     return rule
 
@@ -850,7 +930,14 @@ def pad(call: Call) -> Applied:
     if mode not in ("constant", "reflect", "replicate", "circular"):
         raise ShapeError(f"pad mode must be \"constant\", \"reflect\", \"replicate\" or "
                          f"\"circular\", got {mode!r}")
-    shape = _apply_pad(x, pads, mode == "reflect", call.name)
+    if mode != "constant" and (len(pads) not in (2, 4, 6) or x.rank - len(pads) // 2 not in (1, 2)):
+        # torch pads the last 1, 2 or 3 dimensions of a batched or unbatched input only
+        n = len(pads) // 2
+        wanted = f"{n + 1} or {n + 2} dimensions" if len(pads) in (2, 4, 6) else "none"
+        raise ShapeError(f"pad mode \"{mode}\" with {len(pads)} padding sizes pads the last "
+                         f"{n} dimension{'s' if n != 1 else ''} of an input with {wanted}, but "
+                         f"the input is {x} ({x.rank} dimensions)")
+    shape = _apply_pad(x, pads, mode, call.name)
     return Applied(TT(shape, x.dtype), "F.pad")
 
 
@@ -902,13 +989,11 @@ def _resolve_sizes(sizes: tuple[Any, ...], total: Dim, what: str) -> tuple[Dim, 
             raise ShapeError(f"{what}: sizes must be integers or dimension names, got {s!r}")
     known = product([s for s in sizes if not (isinstance(s, int) and s == -1)])
     if unknown:
-        if isinstance(total, int) and isinstance(known, int):
-            if known == 0 or total % known:
-                raise ShapeError(f"{what}: {total} elements cannot be split into "
-                                 f"{shape_str(list(sizes))}")
-            rest: Dim = total // known
-        else:
-            rest = total // known
+        rest = exact_div(total, known)  # polynomials: [B, 16, 7, 7] -> (B, -1) leaves 784
+        if rest is None:
+            raise ShapeError(f"{what}: {dim_str(total)} elements cannot be split into "
+                             f"{shape_str(list(sizes))}: {dim_str(total)} is not a multiple "
+                             f"of {dim_str(known)}")
         out = list(sizes)
         out[unknown[0]] = rest
         return tuple(out)
@@ -969,14 +1054,27 @@ def transpose(call: Call) -> Applied:
 def squeeze(call: Call) -> Applied:
     x = call.inputs[0]
     dim = call.a["dim"]
+    warnings = []
     if dim is None:
         keep = [i for i, d in enumerate(x.shape) if d != 1]
+        symbolic = [dim_str(d) for d in x.shape if isinstance(d, Sym)]
+        if symbolic and 1 in x.shape:
+            warnings.append(f"squeeze without dim would also remove {', '.join(symbolic)} "
+                            f"whenever it is 1 at run time; name the dimension to remove, e.g. "
+                            f"squeeze({x.shape.index(1)})")
     else:
         axes = dim if isinstance(dim, tuple) else (dim,)
         drop = {norm_axis(a, x.rank) for a in axes}
+        for axis in sorted(drop):
+            if isinstance(x.shape[axis], Sym):
+                # torch removes it only when it is 1 at run time: the shape after is unknown
+                raise ShapeError(f"squeeze({dim_str(dim) if isinstance(dim, int) else dim}) "
+                                 f"would remove dimension {axis} only if {x.shape[axis]} is 1 "
+                                 f"at run time, so the shape after it is unknown; squeeze a "
+                                 f"dimension of size 1", explain=[(0, axis)])
         keep = [i for i in range(x.rank) if not (i in drop and x.shape[i] == 1)]
     return Applied(TT(tuple(x.shape[i] for i in keep), x.dtype), "squeeze",
-                   parents={o: [i] for o, i in enumerate(keep)})
+                   parents={o: [i] for o, i in enumerate(keep)}, warnings=warnings)
 
 
 def unsqueeze(call: Call) -> Applied:
@@ -1086,10 +1184,17 @@ def reduce(cls: str) -> Rule:
     def rule(call: Call) -> Applied:
         x = call.inputs[0]
         dim = call.a["dim"]
-        if dim is None:
+        if cls == "torch.mean" and x.dtype not in FLOAT_DTYPES:
+            raise ShapeError(f"mean needs a floating-point input, but its input is {x}",
+                             fix="reduce a float tensor, or use sum")
+        if dim is None or dim == ():  # torch: an empty tuple of dims reduces them all
             shape: tuple[Dim, ...] = tuple(1 for _ in x.shape) if call.a["keepdim"] else ()
             return Applied(TT(shape, x.dtype), cls, parents={})
-        axes = {norm_axis(d, x.rank) for d in (dim if isinstance(dim, tuple) else (dim,))}
+        listed = [norm_axis(d, x.rank) for d in (dim if isinstance(dim, tuple) else (dim,))]
+        axes = set(listed)
+        if len(axes) != len(listed):
+            twice = next(a for a in listed if listed.count(a) > 1)
+            raise ShapeError(f"dim {twice} appears more than once in dim={dim!r}")
         if call.a["keepdim"]:
             shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
             return Applied(TT(shape, x.dtype), cls)
