@@ -1296,7 +1296,11 @@ class Checker:
             if index < len(inputs) and -inputs[index].tt.rank <= axis < inputs[index].tt.rank:
                 notes.extend(explain(inputs[index].whys[axis]))
         deduped = list(dict.fromkeys(notes))
-        return SourceError(err.message, lv.pos if lv else pos, notes=deduped, fix=err.fix)
+        fix = err.fix
+        if err.rename and lv is not None and lv.spec is not None and lv.label.startswith(
+                lv.spec.name + "("):  # the same call under another name, as the user wrote it
+            fix = f"write {err.rename}{lv.label[len(lv.spec.name):]}"
+        return SourceError(err.message, lv.pos if lv else pos, notes=deduped, fix=fix)
 
     # ------------------------------------------------------------ blocks
 

@@ -15,6 +15,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import strides
 from .dims import Dim, SInt, Sym, dim_str, exact_div, make_op, product, shape_str
 
 INT_DTYPES = ("long", "int", "int64", "int32", "int16", "int8", "uint8")
@@ -28,6 +29,9 @@ class TT:
 
     shape: tuple[Dim, ...]
     dtype: str = "float"
+    # None: row-major (contiguous); else the strides of a view such as a permute's, which
+    # `view` may not be able to reshape (see strides.py). Not part of a type's identity.
+    strides: tuple[Dim, ...] | None = field(default=None, compare=False)
 
     @property
     def rank(self) -> int:
@@ -40,14 +44,17 @@ class TT:
 
 class ShapeError(Exception):
     """Why PyTorch would reject this call. ``explain`` lists (input index, axis) pairs
-    whose derivation the checker should print."""
+    whose derivation the checker should print. ``rename``: the fix is the same call
+    under another layer name (`view(...)` -> `reshape(...)`), which only the checker,
+    holding the source text, can write out."""
 
     def __init__(self, message: str, *, fix: str | None = None,
-                 explain: Sequence[tuple[int, int]] = ()) -> None:
+                 explain: Sequence[tuple[int, int]] = (), rename: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.fix = fix
         self.explain = list(explain)
+        self.rename = rename
 
 
 @dataclass(slots=True)
@@ -187,7 +194,14 @@ def norm_axis(axis: int, rank: int, name: str = "dim") -> int:
 
 
 def same_shape(call: Call, **extra: Any) -> Applied:
+    """The input's type, layout included: element-wise layers keep a permuted layout."""
     return Applied(call.inputs[0], extra.pop("cls"), **extra)
+
+
+def fresh_same_shape(call: Call, **extra: Any) -> Applied:
+    """The input's shape in a new, contiguous tensor (norms, softmax)."""
+    x = call.inputs[0]
+    return Applied(TT(x.shape, x.dtype), extra.pop("cls"), **extra)
 
 
 # ---------------------------------------------------------------- dtypes
@@ -409,7 +423,7 @@ def batchnorm(call: Call) -> Applied:
     c = need_int(x.shape[1], "num_features", " (dimension 1)")
     check_given(call, "num_features", c, 1, "features")
     params = 2 * int(c) if call.a["affine"] else 0
-    return same_shape(call, cls=f"BatchNorm{n}d", inferred={"num_features": c}, params=params)
+    return fresh_same_shape(call, cls=f"BatchNorm{n}d", inferred={"num_features": c}, params=params)
 
 
 def instancenorm(call: Call) -> Applied:
@@ -417,7 +431,8 @@ def instancenorm(call: Call) -> Applied:
     c = need_int(x.shape[1], "num_features", " (dimension 1)")
     check_given(call, "num_features", c, 1, "features")
     params = 2 * c if call.a["affine"] else 0
-    return same_shape(call, cls=f"InstanceNorm{n}d", inferred={"num_features": c}, params=params)
+    return fresh_same_shape(call, cls=f"InstanceNorm{n}d", inferred={"num_features": c},
+                            params=params)
 
 
 def groupnorm(call: Call) -> Applied:
@@ -431,7 +446,7 @@ def groupnorm(call: Call) -> Applied:
     if c % g:
         raise ShapeError(f"{c} channels cannot be split into num_groups={g} groups",
                          explain=[(0, 1)])
-    return same_shape(call, cls="GroupNorm", inferred={"num_channels": c},
+    return fresh_same_shape(call, cls="GroupNorm", inferred={"num_channels": c},
                       params=2 * c if call.a["affine"] else 0)
 
 
@@ -455,7 +470,7 @@ def layernorm(call: Call) -> Applied:
     if call.a["elementwise_affine"]:
         params = count * (2 if call.a["bias"] else 1)
     inferred = {"normalized_shape": ns[0] if len(ns) == 1 else tuple(ns)}
-    return same_shape(call, cls="LayerNorm", inferred=inferred, params=params)
+    return fresh_same_shape(call, cls="LayerNorm", inferred=inferred, params=params)
 
 
 # ---------------------------------------------------------------- dropout and activations
@@ -514,7 +529,7 @@ def prelu(call: Call) -> Applied:
 def softmax_like(cls: str) -> Rule:
     def rule(call: Call) -> Applied:
         norm_axis(call.a["dim"], call.inputs[0].rank)
-        return same_shape(call, cls=cls)
+        return fresh_same_shape(call, cls=cls)
     return rule
 
 
@@ -975,7 +990,12 @@ def flatten(call: Call) -> Applied:
     parents = {start: list(range(start, end + 1))}
     parents.update({i: [i] for i in range(start)})
     parents.update({start + 1 + j: [end + 1 + j] for j in range(x.rank - end - 1)})
-    return Applied(TT(shape, x.dtype), "Flatten", parents=parents)
+    return Applied(TT(shape, x.dtype, _reshaped(x, shape)), "Flatten", parents=parents)
+
+
+def _reshaped(x: TT, shape: Sequence[Dim]) -> tuple[Dim, ...] | None:
+    """The layout after torch's reshape: a view when one exists, else a contiguous copy."""
+    return strides.view_strides(x.shape, x.strides, shape)[1]
 
 
 def _resolve_sizes(sizes: tuple[Any, ...], total: Dim, what: str) -> tuple[Dim, ...]:
@@ -1014,7 +1034,8 @@ def unflatten(call: Call) -> Applied:
     if not isinstance(sizes, tuple):
         sizes = (sizes,)
     new = _resolve_sizes(sizes, x.shape[axis], "unflatten")
-    return Applied(TT((*x.shape[:axis], *new, *x.shape[axis + 1:]), x.dtype), "Unflatten")
+    shape = (*x.shape[:axis], *new, *x.shape[axis + 1:])
+    return Applied(TT(shape, x.dtype, _reshaped(x, shape)), "Unflatten")
 
 
 def reshape(call: Call) -> Applied:
@@ -1023,7 +1044,15 @@ def reshape(call: Call) -> Applied:
     if len(sizes) == 1 and isinstance(sizes[0], tuple):
         sizes = sizes[0]
     total = product(x.shape)
-    return Applied(TT(_resolve_sizes(tuple(sizes), total, call.name), x.dtype), "reshape")
+    shape = _resolve_sizes(tuple(sizes), total, call.name)
+    viewable, layout = strides.view_strides(x.shape, x.strides, shape)
+    if not viewable and call.name == "view":
+        raise ShapeError(f"view cannot reshape {x} to {shape_str(shape)} without copying: "
+                         f"its elements are not laid out in that order in memory (a permute, "
+                         f"transpose, chunk or split made it a non-contiguous view); "
+                         f"torch's view raises here, reshape copies when it must",
+                         rename="reshape")
+    return Applied(TT(shape, x.dtype, layout), "reshape")
 
 
 def permute(call: Call) -> Applied:
@@ -1036,7 +1065,8 @@ def permute(call: Call) -> Applied:
     axes = [norm_axis(d, x.rank) for d in dims]
     if sorted(axes) != list(range(x.rank)):
         raise ShapeError(f"permute dimensions {tuple(dims)} repeat a dimension")
-    return Applied(TT(tuple(x.shape[i] for i in axes), x.dtype), "permute",
+    return Applied(TT(tuple(x.shape[i] for i in axes), x.dtype,
+                      strides.permuted(x.shape, x.strides, axes)), "permute",
                    parents={o: [i] for o, i in enumerate(axes)})
 
 
@@ -1048,7 +1078,10 @@ def transpose(call: Call) -> Applied:
     shape[a0], shape[a1] = shape[a1], shape[a0]
     parents = {i: [i] for i in range(x.rank)}
     parents[a0], parents[a1] = [a1], [a0]
-    return Applied(TT(tuple(shape), x.dtype), "transpose", parents=parents)
+    axes = list(range(x.rank))
+    axes[a0], axes[a1] = a1, a0
+    return Applied(TT(tuple(shape), x.dtype, strides.permuted(x.shape, x.strides, axes)),
+                   "transpose", parents=parents)
 
 
 def squeeze(call: Call) -> Applied:
@@ -1073,7 +1106,8 @@ def squeeze(call: Call) -> Applied:
                                  f"at run time, so the shape after it is unknown; squeeze a "
                                  f"dimension of size 1", explain=[(0, axis)])
         keep = [i for i in range(x.rank) if not (i in drop and x.shape[i] == 1)]
-    return Applied(TT(tuple(x.shape[i] for i in keep), x.dtype), "squeeze",
+    return Applied(TT(tuple(x.shape[i] for i in keep), x.dtype,
+                      strides.squeezed(x.shape, x.strides, keep)), "squeeze",
                    parents={o: [i] for o, i in enumerate(keep)}, warnings=warnings)
 
 
@@ -1082,7 +1116,8 @@ def unsqueeze(call: Call) -> Applied:
     axis = norm_axis(call.a["dim"], x.rank + 1)
     shape = (*x.shape[:axis], 1, *x.shape[axis:])
     parents = {i if i < axis else i + 1: [i] for i in range(x.rank)}
-    return Applied(TT(shape, x.dtype), "unsqueeze", parents=parents)
+    return Applied(TT(shape, x.dtype, strides.unsqueezed(x.shape, x.strides, axis)),
+                   "unsqueeze", parents=parents)
 
 
 # ---------------------------------------------------------------- combining tensors
@@ -1232,11 +1267,14 @@ def split(call: Call) -> Applied:
 
 
 def _split_outputs(x: TT, axis: int, sizes: list[int], cls: str) -> Applied:
+    """The pieces are views into x: they keep its strides, which a piece narrower than x
+    along an inner dimension does not fill contiguously."""
     outs = []
+    layout = x.strides if x.strides is not None else strides.contiguous(x.shape)
     for s in sizes:
         shape = list(x.shape)
         shape[axis] = s
-        outs.append(TT(tuple(shape), x.dtype))
+        outs.append(TT(tuple(shape), x.dtype, strides.normal(shape, layout)))
     return Applied(tuple(outs), cls)
 
 
