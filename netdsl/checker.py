@@ -882,7 +882,8 @@ class Checker:
             if isinstance(value, (LayerValue, BlockValue, LayerFactory, BlockFactory,
                                   TorchFactory, Repeated)):
                 raise SourceError(f"{describe(value)} cannot be an argument", expr.pos)
-        if isinstance(factory, (LayerFactory, TorchFactory)) and factory.spec is not None:
+        if (values or kw_values) and isinstance(factory, (LayerFactory, TorchFactory)) and (
+                factory.spec is not None):
             self.check_integer_args(factory, values, kw_values, label, pos)
         if isinstance(factory, LayerFactory):
             spec = factory.spec
