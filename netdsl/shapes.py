@@ -328,6 +328,7 @@ def conv_transpose(call: Call) -> Applied:
 def _pool(call: Call, kind: str) -> Applied:
     x, n = rank_dims(call, CONV_RANKS, WHAT_CONV)
     a = call.a
+    _pool_dtype(call, x, n, kind)
     k = ntuple(a["kernel_size"], n, "kernel_size")
     s = ntuple(a["stride"] if a["stride"] is not None else a["kernel_size"], n, "stride")
     p = ntuple(a["padding"], n, "padding")
@@ -371,6 +372,21 @@ def _with_indices(call: Call, applied: Applied) -> Applied:
     applied.outputs = (values, TT(values.shape, "long"))
     applied.primary = True
     return applied
+
+
+def _pool_dtype(call: Call, x: TT, n: int, kind: str) -> None:
+    """torch's integer kernels, found by running each pool on each dtype: avg pooling has
+    one for int64 only; max pooling for every integer type, except in 1d without
+    return_indices; neither takes bool."""
+    if x.dtype in FLOAT_DTYPES:
+        return
+    if kind == "Avg":
+        ok = x.dtype in ("long", "int64")
+    else:
+        ok = x.dtype != "bool" and (n > 1 or bool(call.a.get("return_indices")))
+    if not ok:
+        raise ShapeError(f"{call.name} has no {x.dtype} kernel in torch for a "
+                         f"{x.rank}-dimensional input {x}; pool a float tensor")
 
 
 def maxpool(call: Call) -> Applied:
