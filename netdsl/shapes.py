@@ -342,6 +342,14 @@ def _pool(call: Call, kind: str) -> Applied:
         if p[i] * 2 > k[i]:
             raise ShapeError(f"padding {p[i]} must be at most half of the kernel size {k[i]}",
                              fix=f"use padding={k[i] // 2} or less")
+    if kind == "Avg" and n == 3:  # avg_pool3d compares the input before padding
+        for i in range(n):
+            size = x.shape[2 + i]
+            if isinstance(size, int) and size < k[i]:
+                raise ShapeError(f"{call.name} on a 5-dimensional input needs each spatial size "
+                                 f"at least the kernel size (torch does not count the padding "
+                                 f"here), but the {names[i]} is {size} and the kernel {k[i]}",
+                                 explain=[(0, 2 + i)])
     spatial: list[Dim] = []
     dropped = []
     words = {1: ["positions"], 2: ["rows", "columns"], 3: ["slices", "rows", "columns"]}[n]
@@ -1236,8 +1244,10 @@ def reduce(cls: str) -> Rule:
         x = call.inputs[0]
         dim = call.a["dim"]
         if cls == "torch.mean" and x.dtype not in FLOAT_DTYPES:
-            raise ShapeError(f"mean needs a floating-point input, but its input is {x}",
-                             fix="reduce a float tensor, or use sum")
+            raise ShapeError(f"mean needs a floating-point input, but its input is {x}; "
+                             f"reduce a float tensor, or use sum")
+        if cls == "torch.sum" and x.dtype not in FLOAT_DTYPES:
+            x = TT(x.shape, "long")  # torch sums integers and booleans as int64
         if dim is None or dim == ():  # torch: an empty tuple of dims reduces them all
             shape: tuple[Dim, ...] = tuple(1 for _ in x.shape) if call.a["keepdim"] else ()
             return Applied(TT(shape, x.dtype), cls, parents={})
