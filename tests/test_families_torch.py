@@ -98,18 +98,17 @@ def test_view_after_permute_transpose_chunk(data: Any) -> None:
     d = data.draw
     rest = shape_of(d, d(st.integers(2, 3)), 1, 4)
     rank = len(rest) + 1
-    first = d(st.sampled_from(["permute", "transpose", "relu", "layernorm"]))
-    if first == "permute":
-        axes = [0, *d(st.permutations(range(1, rank)))]
-        pre, fn = f"permute({', '.join(map(str, axes))})", (lambda x: x.permute(*axes))
-    elif first == "transpose":
-        a, b_ = d(st.integers(1, rank - 1)), d(st.integers(1, rank - 1))
-        pre, fn = f"transpose({a}, {b_})", (lambda x: x.transpose(a, b_))
-    elif first == "relu":
-        pre, fn = "transpose(1, -1) -> relu", (lambda x: torch.relu(x.transpose(1, -1)))
-    else:
-        pre = "transpose(1, -1) -> layernorm"
-        fn = (lambda x: F.layer_norm(x.transpose(1, -1), (x.shape[1],)))
+    axes = [0, *d(st.permutations(range(1, rank)))]
+    a, b_ = d(st.integers(1, rank - 1)), d(st.integers(1, rank - 1))
+    first: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+        f"permute({', '.join(map(str, axes))})": lambda x: x.permute(*axes),
+        f"transpose({a}, {b_})": lambda x: x.transpose(a, b_),
+        "transpose(1, -1) -> relu": lambda x: torch.relu(x.transpose(1, -1)),
+        "transpose(1, -1) -> layernorm":
+            lambda x: F.layer_norm(x.transpose(1, -1), (x.shape[1],)),
+    }
+    pre = d(st.sampled_from(sorted(first)))
+    fn = first[pre]
     then = d(st.sampled_from(["flatten", "merge", "split", "same"]))
     if then == "flatten":
         post, sizes = "view(B, -1)", ("B", -1)
