@@ -53,12 +53,15 @@ def signature(text: str) -> tuple[Param, ...]:
 FLOAT_ONLY = frozenset("""
 conv convtranspose linear adaptive_avgpool adaptive_maxpool batchnorm instancenorm groupnorm
 layernorm dropout dropout1d dropout2d dropout3d rnn lstm gru rnncell lstmcell grucell
-multihead_attention transformer_encoder_layer transformer_decoder_layer upsample unfold fold
+multihead_attention transformer_encoder_layer transformer_decoder_layer upsample fold
 elu selu celu leaky_relu gelu silu mish hardswish hardsigmoid softplus logsigmoid prelu softmax
 log_softmax softmin glu
 """.split())
-# ... and these compute in floating point and return a float tensor
+# ... these compute in floating point and return a float tensor ...
 FLOAT_RESULT = frozenset("sigmoid tanh softsign tanhshrink".split())
+# ... and these take integers but not booleans
+NO_BOOL = frozenset("relu relu6 hardtanh threshold softsign tanhshrink reflectionpad "
+                    "replicationpad".split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,8 @@ class LayerSpec:
             object.__setattr__(self, "rule", s.float_only(self.rule))
         elif self.name in FLOAT_RESULT:
             object.__setattr__(self, "rule", s.float_result(self.rule))
+        if self.name in NO_BOOL:
+            object.__setattr__(self, "rule", s.no_bool(self.rule))
         # PyTorch's signature minus the inferred sizes, with netdsl's own defaults
         out = []
         for p in self.torch_signature:

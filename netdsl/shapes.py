@@ -221,6 +221,17 @@ def float_only(rule: Rule) -> Rule:
     return checked
 
 
+def no_bool(rule: Rule) -> Rule:
+    """A layer torch computes for numbers but not for booleans (relu, reflection padding)."""
+    def checked(call: Call) -> Applied:
+        for t in call.inputs:
+            if t.dtype == "bool":
+                raise ShapeError(f"{call.name} does not take a bool tensor in torch, but its "
+                                 f"input is {t}")
+        return rule(call)
+    return checked
+
+
 def float_result(rule: Rule) -> Rule:
     """A layer torch computes for integer inputs too, with a float result (sigmoid, tanh)."""
     def promoted(call: Call) -> Applied:
@@ -879,6 +890,8 @@ def unfold(call: Call) -> Applied:
     x = call.inputs[0]
     if x.rank not in (3, 4):
         raise ShapeError(f"unfold expects an input [N, C, H, W], got {x}")
+    if x.dtype in INT_DTYPES:  # torch's im2col has float and bool kernels only
+        raise ShapeError(f"unfold has no {x.dtype} kernel in torch; its input is {x}")
     a = call.a
     k = ntuple(a["kernel_size"], 2, "kernel_size")
     d = ntuple(a["dilation"], 2, "dilation")

@@ -263,6 +263,12 @@ LONG_FAMILIES: dict[str, tuple[Callable[[], Any], tuple[int, ...]]] = {
     "upsample(scale_factor=2)": (lambda: nn.Upsample(scale_factor=2), (2, 3, 4)),
     "zeropad(1)": (lambda: nn.ZeroPad1d(1), (2, 3, 4)),
     "flatten": (lambda: nn.Flatten(), (2, 3, 4)),
+    "tanh": (lambda: nn.Tanh(), (2, 4)),
+    "sigmoid": (lambda: nn.Sigmoid(), (2, 4)),
+    "identity": (lambda: nn.Identity(), (2, 4)),
+    "hardtanh": (lambda: nn.Hardtanh(), (2, 4)),
+    "reflectionpad(1)": (lambda: nn.ReflectionPad1d(1), (2, 3, 4)),
+    "replicationpad(1)": (lambda: nn.ReplicationPad1d(1), (2, 3, 4)),
     "mean(1)": (lambda: (lambda x: torch.mean(x, 1)), (2, 3, 4)),
     "sum(1)": (lambda: (lambda x: torch.sum(x, 1)), (2, 3, 4)),
     "amax(1)": (lambda: (lambda x: torch.amax(x, 1)), (2, 3, 4)),
@@ -274,11 +280,12 @@ LONG_FAMILIES: dict[str, tuple[Callable[[], Any], tuple[int, ...]]] = {
 def test_integer_inputs_per_family(data: Any) -> None:
     """A freshly built layer is in training mode, as a generated module is before eval()."""
     stage = data.draw(st.sampled_from(sorted(LONG_FAMILIES)))
-    dtype = data.draw(st.sampled_from(["long", "int32", "float"]))
+    dtype = data.draw(st.sampled_from(["long", "int32", "bool", "float"]))
     build, shape = LONG_FAMILIES[stage]
-    torch_dtype = {"long": torch.int64, "int32": torch.int32, "float": torch.float32}[dtype]
+    torch_dtype = {"long": torch.int64, "int32": torch.int32, "bool": torch.bool,
+                   "float": torch.float32}[dtype]
     try:
-        x = torch.randint(0, 3, shape, dtype=torch_dtype) if dtype != "float" else (
+        x = torch.randint(0, 2, shape).to(torch_dtype) if dtype != "float" else (
             torch.randn(shape))
         out = build()(x)
         out = out[0] if isinstance(out, tuple) else out
