@@ -329,6 +329,15 @@ def test_squeezing_a_symbolic_dimension() -> None:
     agree("squeeze(1)", lambda: (lambda x: x.squeeze(1)), [(2, 3, 4)])  # a size != 1 stays
 
 
+def test_squeeze_without_dim_warns_about_symbols() -> None:
+    # torch removes the batch too when it is 1: the rank depends on B
+    assert torch.randn(1, 1, 4).squeeze().dim() != torch.randn(2, 1, 4).squeeze().dim()
+    program = check("network T(x: [B, 1, 4]):\n    x -> squeeze\n")
+    assert [w.message for w in program.warnings if "squeeze(1)" in w.message]
+    assert concrete(program.networks[0].outputs[0].shape, {"B": 2}) == tuple(
+        torch.randn(2, 1, 4).squeeze().shape)
+
+
 # ---------------------------------------------------------------- contiguity
 
 
