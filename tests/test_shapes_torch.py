@@ -32,24 +32,22 @@ def error_of(source: str) -> netdsl.Diagnostic:
 
 
 def apply_fix(source: str, diag: netdsl.Diagnostic) -> str:
-    """The source with the fix applied: `write NEW` replaces the text the error points into
-    (the call that starts at the error's line and column, or the one that contains it)."""
+    """The source with the fix applied: `write NEW` replaces the innermost call `name(...)`
+    of the error's line that contains the error's column."""
     assert diag.fix is not None and diag.fix.startswith("write "), diag.fix
     new = diag.fix[len("write "):]
-    name = re.match(r"[A-Za-z_]+", new)
-    assert name is not None
     lines = source.split("\n")
-    line = lines[diag.line - 1]
-    start = line.rfind(name.group(0) + "(", 0, diag.column)
-    if start < 0:
-        start = line.index("(", diag.column - 1)
-        start = line.rfind(" ", 0, start) + 1
-    depth, end = 0, start
-    for end in range(line.index("(", start), len(line)):
-        depth += {"(": 1, ")": -1}.get(line[end], 0)
-        if depth == 0:
-            break
-    start = min(start, line.rfind(" ", 0, line.index("(", start)) + 1)
+    line, col = lines[diag.line - 1], diag.column - 1
+    spans = []
+    for match in re.finditer(r"[A-Za-z_]\w*\(", line):
+        depth = 0
+        for end in range(match.end() - 1, len(line)):
+            depth += {"(": 1, ")": -1}.get(line[end], 0)
+            if depth == 0:
+                break
+        if match.start() <= col <= end:
+            spans.append((match.start(), end))
+    start, end = max(spans)
     lines[diag.line - 1] = line[:start] + new + line[end + 1:]
     return "\n".join(lines)
 
