@@ -32,18 +32,7 @@ from .catalogue import (
     LayerSpec,
     Param,
 )
-from .dims import (
-    ARITHMETIC,
-    Dim,
-    Ref,
-    SInt,
-    Sym,
-    dim_str,
-    expr_of,
-    refs,
-    replace_ref,
-    shape_str,
-)
+from .dims import ARITHMETIC, Dim, Ref, SInt, Sym, dim_str, expr_of, rebind_expr, shape_str
 from .errors import Diagnostic, Pos, SourceError
 from .render import render_call, torch_text
 from .values import (
@@ -137,11 +126,7 @@ def _local_expr(name: str, value: Any, frame: Frame) -> Any:
     (an expression naming itself would be substituted forever)."""
     if not isinstance(value, SInt):
         return None
-    me = Ref(name, "local")
-    if me not in refs(value.expr):
-        return value.expr
-    previous = frame.local_exprs.get(name)
-    return None if previous is None else replace_ref(value.expr, me, previous)
+    return rebind_expr(value.expr, Ref(name, "local"), frame.local_exprs.get(name))
 
 
 def _substitute(e: Any, frame: Frame) -> Any:

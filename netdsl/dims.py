@@ -99,6 +99,15 @@ def replace_ref(e: Expr, ref: Ref, by: Expr) -> Expr:
     return e
 
 
+def rebind_expr(e: Expr, ref: Ref, previous: Expr | None) -> Expr | None:
+    """The expression of a name rebound as `w = w // 4`: the w on the right is the previous
+    binding (`previous`, None when it has no expression), written in so that the result never
+    names itself."""
+    if ref not in refs(e):
+        return e
+    return None if previous is None else replace_ref(e, ref, previous)
+
+
 # ---------------------------------------------------------------- SInt
 
 
