@@ -23,7 +23,7 @@ def contiguous(shape: Sequence[Dim]) -> Strides:
     step: Dim = 1
     for size in reversed(shape):
         out.append(step)
-        step = size * step if not isinstance(step, int) or isinstance(size, int) else step * size
+        step = size * step
     return tuple(reversed(out))
 
 
