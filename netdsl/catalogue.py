@@ -66,6 +66,22 @@ def signature(text: str) -> tuple[Param, ...]:
     return tuple(out)
 
 
+# What torch does with an integer input, found by running each layer on a long tensor:
+# these raise (no integer kernel, or float weights) ...
+FLOAT_ONLY = frozenset("""
+conv convtranspose linear adaptive_avgpool adaptive_maxpool batchnorm instancenorm groupnorm
+layernorm dropout dropout1d dropout2d dropout3d rnn lstm gru rnncell lstmcell grucell
+multihead_attention transformer_encoder_layer transformer_decoder_layer upsample fold
+elu selu celu leaky_relu gelu silu mish hardswish hardsigmoid softplus logsigmoid prelu softmax
+log_softmax softmin glu
+""".split())
+# ... these compute in floating point and return a float tensor ...
+FLOAT_RESULT = frozenset("sigmoid tanh softsign tanhshrink".split())
+# ... and these take integers but not booleans
+NO_BOOL = frozenset("relu relu6 hardtanh threshold softsign tanhshrink reflectionpad "
+                    "replicationpad".split())
+
+
 @dataclass(frozen=True, slots=True)
 class LayerSpec:
     name: str  # how netdsl spells it: conv, batchnorm, cat
@@ -90,6 +106,12 @@ class LayerSpec:
         if self.module != bool(self.torch_classes) or (self.module and not self.prefix):
             raise ValueError(f"{self.name}: a module layer has torch classes and a prefix, "
                              f"a function has neither")
+        if self.name in FLOAT_ONLY:
+            object.__setattr__(self, "rule", s.float_only(self.rule))
+        elif self.name in FLOAT_RESULT:
+            object.__setattr__(self, "rule", s.float_result(self.rule))
+        if self.name in NO_BOOL:
+            object.__setattr__(self, "rule", s.no_bool(self.rule))
         # PyTorch's signature minus the inferred sizes, with netdsl's own defaults
         out = []
         for p in self.torch_signature:
@@ -353,3 +375,10 @@ _non_persistent_buffers_set _parameters _register_load_state_dict_pre_hook
 _register_state_dict_hook _replicate_for_data_parallel _save_to_state_dict _slow_forward
 _state_dict_hooks _state_dict_pre_hooks _version _wrapped_call_impl
 """.split())
+
+# torch.nn names that are not layers: classes that are not nn.Module at all, and modules
+# without a forward (containers and abstract bases), which cannot be applied to a tensor
+NOT_MODULES = frozenset("Buffer LinearCrossEntropyOptions Parameter UninitializedBuffer "
+                        "UninitializedParameter".split())
+NO_FORWARD = frozenset("Container Module ModuleDict ModuleList ParameterDict ParameterList "
+                       "RNNBase RNNCellBase".split())

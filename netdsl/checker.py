@@ -23,7 +23,16 @@ from typing import Any
 from . import nodes as n
 from . import shapes as s
 from .budget import Budget, BudgetExceeded
-from .catalogue import LAYERS, MODULE_ATTRIBUTES, REQUIRED, TORCH_CLASSES, LayerSpec, Param
+from .catalogue import (
+    LAYERS,
+    MODULE_ATTRIBUTES,
+    NO_FORWARD,
+    NOT_MODULES,
+    REQUIRED,
+    TORCH_CLASSES,
+    LayerSpec,
+    Param,
+)
 from .dims import (
     ARITHMETIC,
     NO_REFS,
@@ -35,6 +44,7 @@ from .dims import (
     dim_str,
     expr_of,
     pin,
+    rebind_expr,
     refs,
     shape_str,
 )
@@ -132,6 +142,11 @@ class Frame:
         except KeyError:
             return SInt(int(value), Opaque(self.caller_refs(frozenset(refs(value.expr)))),
                         pinned)
+        if is_int(result) and not isinstance(result, Sym) and int(result) != int(value):
+            # a local rebound since this size was computed: its expression no longer says
+            # how the size was made, only what it depends on
+            return SInt(int(value), Opaque(self.caller_refs(frozenset(refs(value.expr)))),
+                        pinned)
         return pin(result, pinned)
 
     def caller_refs(self, names: frozenset[Ref]) -> frozenset[Ref]:
@@ -154,6 +169,15 @@ class Frame:
             elif ref.kind == "local":
                 stack.extend(self.local_deps.get(ref.name, NO_REFS))
         return frozenset(out)
+
+
+def _local_expr(name: str, value: Any, frame: Frame) -> Any:
+    """What a rebound local size stands for, in terms of names bound before it: in
+    `w = w // 4` the w on the right is the previous one, so its expression is written in
+    (an expression naming itself would be substituted forever)."""
+    if not isinstance(value, SInt):
+        return None
+    return rebind_expr(value.expr, Ref(name, "local"), frame.local_exprs.get(name))
 
 
 def _substitute(e: Any, frame: Frame) -> Any:
@@ -646,7 +670,7 @@ class Checker:
                 value = SInt(int(value), Ref(name, "local"))
                 frame.kinds[name] = "local"
             elif previous in ("local", "hyper", "dim"):
-                frame.local_exprs[name] = expr_of(value) if isinstance(value, SInt) else None
+                frame.local_exprs[name] = _local_expr(name, value, frame)
                 if isinstance(value, SInt) or _mentions_names(source):
                     value = SInt(int(value), Ref(name, "local"))
                 frame.kinds[name] = "local"
@@ -942,6 +966,13 @@ class Checker:
             raise SourceError(f"nn.{name} is not a torch.nn class name (those are CamelCase, "
                               f"like nn.Conv2d)", pos,
                               fix=f"did you mean nn.{close}?" if close else None)
+        if name in NOT_MODULES:
+            raise SourceError(f"nn.{name} is not an nn.Module class, so it is not a layer: a "
+                              f"stage must be a layer or a block (learnable tensors of their "
+                              f"own come with parameter(...))", pos)
+        if name in NO_FORWARD:
+            raise SourceError(f"nn.{name} has no forward of its own, so it cannot be applied to "
+                              f"a tensor", pos)
         return TorchFactory(name, TORCH_CLASSES.get(name))
 
     def configure(self, factory: Any, args: Sequence[n.Expr], kwargs: Sequence[n.Keyword],
@@ -962,6 +993,9 @@ class Checker:
             if isinstance(value, (LayerValue, BlockValue, LayerFactory, BlockFactory,
                                   TorchFactory, Repeated)):
                 raise SourceError(f"{describe(value)} cannot be an argument", expr.pos)
+        if (values or kw_values) and isinstance(factory, (LayerFactory, TorchFactory)) and (
+                factory.spec is not None):
+            self.check_integer_args(factory, values, kw_values, label, pos)
         if isinstance(factory, LayerFactory):
             spec = factory.spec
             if spec.inferred:
@@ -1032,6 +1066,36 @@ class Checker:
             if not is_int(value):
                 flags.update(found)
         return frozenset(every), frozenset(flags)
+
+    def check_integer_args(self, factory: LayerFactory | TorchFactory,
+                           values: list[tuple[Any, n.Expr]],
+                           kw_values: list[tuple[str, Any, n.Keyword]], label: str,
+                           pos: Pos) -> None:
+        """A count or size that is not an integer (`conv(16 / 4, 1)`: 4.0) is an error for
+        every layer alike; the fix writes each `/` of that argument as `//`."""
+        assert factory.spec is not None
+        sig = factory.spec.signature if isinstance(factory, LayerFactory) else (
+            factory.spec.torch_signature)
+        plain = [p for p in sig if not p.star]
+        star = next((p.name for p in sig if p.star), None)
+        named = [(plain[i].name if i < len(plain) else star, v, e)
+                 for i, (v, e) in enumerate(values)]
+        named += [(name, v, k.value) for name, v, k in kw_values]
+        for name, value, expr in named:
+            bad = s.first_float(value) if name in s.INTEGER_ARGS else None
+            if bad is None:
+                continue
+            text = self.label(expr.pos)
+            fixed = re.sub(r"(?<!/)/(?!/)", "//", text)
+            start = expr.pos.column - pos.column
+            fix = None
+            if fixed != text and label and expr.pos.line == pos.line and (
+                    label[start:start + len(text)] == text):
+                fix = f"write {label[:start]}{fixed}{label[start + len(text):]}"
+            said = f"{text} is {bad!r}" if text and text != repr(bad) else f"it is {bad!r}"
+            raise SourceError(f"{name} must be an integer, but {said}"
+                              + (" (`/` always gives a number with a fraction; `//` divides "
+                                 "whole numbers)" if fix else ""), expr.pos, fix=fix)
 
     def check_pytorch_order(self, spec: LayerSpec, values: list[tuple[Any, n.Expr]]) -> None:
         """A layer whose input sizes are inferred takes only its required arguments by
@@ -1347,7 +1411,8 @@ class Checker:
             return Tensor(item, whys, node, i)
         items = tuple(self._output_values(sub, applied, inputs, node, lv, counter)
                       for sub in item)
-        return PrimaryTuple(items) if lv.spec is not None and lv.spec.primary else items
+        return PrimaryTuple(items) if applied.primary or (
+            lv.spec is not None and lv.spec.primary) else items
 
     def output_whys(self, out: s.TT, inputs: list[Tensor], applied: s.Applied, lv: LayerValue,
                     pos_text: str) -> tuple[Why | None, ...]:
@@ -1389,7 +1454,11 @@ class Checker:
             if index < len(inputs) and -inputs[index].tt.rank <= axis < inputs[index].tt.rank:
                 notes.extend(explain(inputs[index].whys[axis]))
         deduped = list(dict.fromkeys(notes))
-        return SourceError(err.message, lv.pos if lv else pos, notes=deduped, fix=err.fix)
+        fix = err.fix
+        if err.rename and lv is not None and lv.spec is not None and lv.label.startswith(
+                lv.spec.name + "("):  # the same call under another name, as the user wrote it
+            fix = f"write {err.rename}{lv.label[len(lv.spec.name):]}"
+        return SourceError(err.message, lv.pos if lv else pos, notes=deduped, fix=fix)
 
     # ------------------------------------------------------------ blocks
 

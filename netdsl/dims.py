@@ -107,6 +107,24 @@ def refs(e: Expr) -> list[Ref]:
     return out
 
 
+def replace_ref(e: Expr, ref: Ref, by: Expr) -> Expr:
+    """e with every occurrence of ref replaced by the expression `by`."""
+    if e == ref:
+        return by
+    if isinstance(e, Op):
+        return make_op(e.op, replace_ref(e.left, ref, by), replace_ref(e.right, ref, by))
+    return e
+
+
+def rebind_expr(e: Expr, ref: Ref, previous: Expr | None) -> Expr | None:
+    """The expression of a name rebound as `w = w // 4`: the w on the right is the previous
+    binding (`previous`, None when it has no expression), written in so that the result never
+    names itself."""
+    if ref not in refs(e):
+        return e
+    return None if previous is None else replace_ref(e, ref, previous)
+
+
 # ---------------------------------------------------------------- SInt
 
 
@@ -332,6 +350,9 @@ class Sym:
     __rmul__ = __mul__
 
     def __floordiv__(self, other: object) -> Dim:
+        exact = exact_div(self, other) if isinstance(other, (int, Sym)) else None
+        if exact is not None:
+            return exact
         if isinstance(other, int) and not isinstance(other, bool) and other != 0:
             k = int(other)
             if all(c % k == 0 for _, c in self.terms):
@@ -351,6 +372,46 @@ class Sym:
 
     def __rmod__(self, other: object) -> Dim:
         return Sym.atom(f"{other} % {_wrapped(self)}")
+
+
+def exact_div(a: Dim, b: Dim) -> Dim | None:
+    """a / b when the division of the polynomials comes out even (`784*B / B` is 784,
+    `144*B / 4*B` is 36), else None. Sizes are products and sums of named sizes, so long
+    division by the leading monomial decides it exactly."""
+    if isinstance(b, bool) or isinstance(a, bool) or b == 0:
+        return None
+    if isinstance(a, int) and isinstance(b, int):
+        return a // b if int(a) % int(b) == 0 else None  # SInt // keeps the expression
+    if isinstance(a, int):  # a number divided by a polynomial: only 0 comes out even
+        return 0 if a == 0 else None
+    divisor = Sym._terms_of(b)
+    assert divisor is not None
+    lead_m, lead_c = max(divisor.items(), key=lambda t: (len(t[0]), t[0]))
+    rest = a._dict() if isinstance(a, Sym) else {(): int(a)}
+    quotient: dict[tuple[str, ...], int] = {}
+    for _ in range(64):  # each step removes the remainder's leading term
+        rest = {m: c for m, c in rest.items() if c}
+        if not rest:
+            return Sym._make(quotient)
+        m, c = max(rest.items(), key=lambda t: (len(t[0]), t[0]))
+        factor = _monomial_quotient(m, lead_m)
+        if factor is None or c % lead_c:
+            return None
+        q = c // lead_c
+        quotient[factor] = quotient.get(factor, 0) + q
+        for dm, dc in divisor.items():
+            term = tuple(sorted(factor + dm))
+            rest[term] = rest.get(term, 0) - q * dc
+    return None
+
+
+def _monomial_quotient(m: tuple[str, ...], d: tuple[str, ...]) -> tuple[str, ...] | None:
+    left = list(m)
+    for name in d:
+        if name not in left:
+            return None
+        left.remove(name)
+    return tuple(left)
 
 
 def _term_order(term: tuple[tuple[str, ...], int]) -> tuple[int, tuple[str, ...]]:

@@ -15,7 +15,8 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
-from .dims import Dim, SInt, Sym, dim_str, make_op, product, shape_str
+from . import strides
+from .dims import Dim, SInt, Sym, dim_str, exact_div, make_op, product, shape_str
 
 INT_DTYPES = ("long", "int", "int64", "int32", "int16", "int8", "uint8")
 FLOAT_DTYPES = ("float", "float32", "float64", "double", "half", "float16", "bfloat16")
@@ -28,6 +29,9 @@ class TT:
 
     shape: tuple[Dim, ...]
     dtype: str = "float"
+    # None: row-major (contiguous); else the strides of a view such as a permute's, which
+    # `view` may not be able to reshape (see strides.py). Not part of a type's identity.
+    strides: tuple[Dim, ...] | None = field(default=None, compare=False)
 
     @property
     def rank(self) -> int:
@@ -40,14 +44,17 @@ class TT:
 
 class ShapeError(Exception):
     """Why PyTorch would reject this call. ``explain`` lists (input index, axis) pairs
-    whose derivation the checker should print."""
+    whose derivation the checker should print. ``rename``: the fix is the same call
+    under another layer name (`view(...)` -> `reshape(...)`), which only the checker,
+    holding the source text, can write out."""
 
     def __init__(self, message: str, *, fix: str | None = None,
-                 explain: Sequence[tuple[int, int]] = ()) -> None:
+                 explain: Sequence[tuple[int, int]] = (), rename: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.fix = fix
         self.explain = list(explain)
+        self.rename = rename
 
 
 @dataclass(slots=True)
@@ -58,6 +65,9 @@ class Applied:
     params: int = 0
     warnings: list[str] = field(default_factory=list)
     parents: dict[int, list[int]] | None = None  # output axis -> input-0 axes it came from
+    # multi-output for these arguments only (maxpool(return_indices=true)): a pipeline
+    # passes on the first output, as for a catalogue entry marked primary
+    primary: bool = False
 
 
 @dataclass(slots=True)
@@ -81,6 +91,29 @@ def need_int(d: Dim, what: str, axis_word: str = "") -> int:
                          f"size{axis_word}",
                          fix=f"give {d} a size in the input shape, or use --input")
     return d
+
+
+# Arguments that are counts, sizes or dimension indices in every layer that has them: a
+# float there (`16 / 4` is 4.0) would be written into the generated code and fail in torch.
+INTEGER_ARGS = frozenset("""
+in_channels out_channels kernel_size stride padding dilation groups output_padding in_features
+out_features num_features num_channels num_groups normalized_shape output_size num_embeddings
+embedding_dim padding_idx input_size hidden_size num_layers proj_size embed_dim num_heads kdim vdim
+d_model nhead dim_feedforward size dim dims dim0 dim1 start_dim end_dim unflattened_size shape pad
+upscale_factor downscale_factor chunks split_size_or_sections divisor_override num_parameters
+""".split())
+
+
+def first_float(value: Any) -> float | None:
+    """The first non-integer number in an argument (looking inside tuples), or None."""
+    if isinstance(value, float):
+        return value
+    if isinstance(value, tuple):
+        for item in value:
+            found = first_float(item)
+            if found is not None:
+                return found
+    return None
 
 
 def ntuple(value: Any, n: int, name: str) -> tuple[int, ...]:
@@ -161,7 +194,52 @@ def norm_axis(axis: int, rank: int, name: str = "dim") -> int:
 
 
 def same_shape(call: Call, **extra: Any) -> Applied:
+    """The input's type, layout included: element-wise layers keep a permuted layout."""
     return Applied(call.inputs[0], extra.pop("cls"), **extra)
+
+
+def fresh_same_shape(call: Call, **extra: Any) -> Applied:
+    """The input's shape in a new, contiguous tensor (norms, softmax)."""
+    x = call.inputs[0]
+    return Applied(TT(x.shape, x.dtype), extra.pop("cls"), **extra)
+
+
+# ---------------------------------------------------------------- dtypes
+
+
+def float_only(rule: Rule) -> Rule:
+    """A layer torch computes in floating point only (weights, norms, most activations):
+    an integer or boolean input is rejected as torch rejects it at run time."""
+    def checked(call: Call) -> Applied:
+        for t in call.inputs:
+            if t.dtype not in FLOAT_DTYPES:
+                raise ShapeError(
+                    f"{call.name} needs a floating-point input, but its input is {t}; integer "
+                    f"indices go through embedding(num_embeddings, embedding_dim) first, other "
+                    f"values need a float input", explain=[])
+        return rule(call)
+    return checked
+
+
+def no_bool(rule: Rule) -> Rule:
+    """A layer torch computes for numbers but not for booleans (relu, reflection padding)."""
+    def checked(call: Call) -> Applied:
+        for t in call.inputs:
+            if t.dtype == "bool":
+                raise ShapeError(f"{call.name} does not take a bool tensor in torch, but its "
+                                 f"input is {t}")
+        return rule(call)
+    return checked
+
+
+def float_result(rule: Rule) -> Rule:
+    """A layer torch computes for integer inputs too, with a float result (sigmoid, tanh)."""
+    def promoted(call: Call) -> Applied:
+        applied = rule(call)
+        if isinstance(applied.outputs, TT) and applied.outputs.dtype not in FLOAT_DTYPES:
+            applied.outputs = TT(applied.outputs.shape, "float")
+        return applied
+    return promoted
 
 
 # ---------------------------------------------------------------- convolution
@@ -261,6 +339,7 @@ def conv_transpose(call: Call) -> Applied:
 def _pool(call: Call, kind: str) -> Applied:
     x, n = rank_dims(call, CONV_RANKS, WHAT_CONV)
     a = call.a
+    _pool_dtype(call, x, n, kind)
     k = ntuple(a["kernel_size"], n, "kernel_size")
     s = ntuple(a["stride"] if a["stride"] is not None else a["kernel_size"], n, "stride")
     p = ntuple(a["padding"], n, "padding")
@@ -270,10 +349,18 @@ def _pool(call: Call, kind: str) -> Applied:
     positive(d, "dilation")
     positive(p, "padding", allow_zero=True)
     names = axis_names(n)
-    for i in range(n):
-        limit = (k[i] - 1) * d[i] + 1 if kind == "Max" else k[i]
-        if p[i] * 2 > limit:
-            raise ShapeError(f"padding {p[i]} must be at most half of the kernel size {limit}")
+    for i in range(n):  # torch: half the kernel size itself, whatever the dilation
+        if p[i] * 2 > k[i]:
+            raise ShapeError(f"padding {p[i]} must be at most half of the kernel size {k[i]}",
+                             fix=f"use padding={k[i] // 2} or less")
+    if kind == "Avg" and n == 3:  # avg_pool3d compares the input before padding
+        for i in range(n):
+            size = x.shape[2 + i]
+            if isinstance(size, int) and size < k[i]:
+                raise ShapeError(f"{call.name} on a 5-dimensional input needs each spatial size "
+                                 f"at least the kernel size (torch does not count the padding "
+                                 f"here), but the {names[i]} is {size} and the kernel {k[i]}",
+                                 explain=[(0, 2 + i)])
     spatial: list[Dim] = []
     dropped = []
     words = {1: ["positions"], 2: ["rows", "columns"], 3: ["slices", "rows", "columns"]}[n]
@@ -291,7 +378,34 @@ def _pool(call: Call, kind: str) -> Applied:
     if dropped:
         warnings.append(f"{call.name} drops {' and '.join(dropped)} (the window does not fit "
                         f"evenly); ceil_mode=true keeps them")
-    return Applied(TT((*x.shape[:2], *spatial), x.dtype), f"{kind}Pool{n}d", warnings=warnings)
+    return _with_indices(call, Applied(TT((*x.shape[:2], *spatial), x.dtype), f"{kind}Pool{n}d",
+                                       warnings=warnings))
+
+
+def _with_indices(call: Call, applied: Applied) -> Applied:
+    """return_indices=true: (values, indices), the indices `long`; a pipeline passes on the
+    values."""
+    if not call.a.get("return_indices"):
+        return applied
+    values = applied.outputs
+    applied.outputs = (values, TT(values.shape, "long"))
+    applied.primary = True
+    return applied
+
+
+def _pool_dtype(call: Call, x: TT, n: int, kind: str) -> None:
+    """torch's integer kernels, found by running each pool on each dtype: avg pooling has
+    one for int64 only; max pooling for every integer type, except in 1d without
+    return_indices; neither takes bool."""
+    if x.dtype in FLOAT_DTYPES:
+        return
+    if kind == "Avg":
+        ok = x.dtype in ("long", "int64")
+    else:
+        ok = x.dtype != "bool" and (n > 1 or bool(call.a.get("return_indices")))
+    if not ok:
+        raise ShapeError(f"{call.name} has no {x.dtype} kernel in torch for a "
+                         f"{x.rank}-dimensional input {x}; pool a float tensor")
 
 
 def maxpool(call: Call) -> Applied:
@@ -301,6 +415,8 @@ def maxpool(call: Call) -> Applied:
 def avgpool(call: Call) -> Applied:
     if call.a.get("divisor_override") is not None and call.inputs[0].rank == 3:
         raise ShapeError("avgpool on a 3-dimensional input (AvgPool1d) has no divisor_override")
+    if call.a.get("divisor_override") == 0:
+        raise ShapeError("divisor_override must not be zero")
     return _pool(call, "Avg")
 
 
@@ -321,8 +437,9 @@ def _adaptive(call: Call, kind: str) -> Applied:
         else:
             positive(v, "output_size")
             out.append(v)
-    return Applied(TT((*x.shape[:2], *out), x.dtype), f"Adaptive{kind}Pool{n}d",
-                   parents={2 + i: [] for i in range(n)})
+    return _with_indices(call, Applied(TT((*x.shape[:2], *out), x.dtype),
+                                       f"Adaptive{kind}Pool{n}d",
+                                       parents={2 + i: [] for i in range(n)}))
 
 
 def adaptive_avgpool(call: Call) -> Applied:
@@ -347,16 +464,16 @@ def batchnorm(call: Call) -> Applied:
     x, n = rank_dims(call, {2: 1, 3: 1, 4: 2, 5: 3}, "[N, C, *spatial]")
     c = need_int(x.shape[1], "num_features", " (dimension 1)")
     check_given(call, "num_features", c, 1, "features")
-    return same_shape(call, cls=f"BatchNorm{n}d", inferred={"num_features": c},
-                      params=_affine_params(call, int(c)))
+    return fresh_same_shape(call, cls=f"BatchNorm{n}d", inferred={"num_features": c},
+                            params=_affine_params(call, int(c)))
 
 
 def instancenorm(call: Call) -> Applied:
     x, n = rank_dims(call, CONV_RANKS, WHAT_CONV)
     c = need_int(x.shape[1], "num_features", " (dimension 1)")
     check_given(call, "num_features", c, 1, "features")
-    return same_shape(call, cls=f"InstanceNorm{n}d", inferred={"num_features": c},
-                      params=_affine_params(call, int(c)))
+    return fresh_same_shape(call, cls=f"InstanceNorm{n}d", inferred={"num_features": c},
+                            params=_affine_params(call, int(c)))
 
 
 def groupnorm(call: Call) -> Applied:
@@ -370,8 +487,8 @@ def groupnorm(call: Call) -> Applied:
     if c % g:
         raise ShapeError(f"{c} channels cannot be split into num_groups={g} groups",
                          explain=[(0, 1)])
-    return same_shape(call, cls="GroupNorm", inferred={"num_channels": c},
-                      params=_affine_params(call, int(c)))
+    return fresh_same_shape(call, cls="GroupNorm", inferred={"num_channels": c},
+                            params=_affine_params(call, int(c)))
 
 
 def layernorm(call: Call) -> Applied:
@@ -394,7 +511,7 @@ def layernorm(call: Call) -> Applied:
     if call.a["elementwise_affine"]:
         params = count * (2 if call.a["bias"] else 1)
     inferred = {"normalized_shape": ns[0] if len(ns) == 1 else tuple(ns)}
-    return same_shape(call, cls="LayerNorm", inferred=inferred, params=params)
+    return fresh_same_shape(call, cls="LayerNorm", inferred=inferred, params=params)
 
 
 # ---------------------------------------------------------------- dropout and activations
@@ -453,7 +570,7 @@ def prelu(call: Call) -> Applied:
 def softmax_like(cls: str) -> Rule:
     def rule(call: Call) -> Applied:
         norm_axis(call.a["dim"], call.inputs[0].rank)
-        return same_shape(call, cls=cls)
+        return fresh_same_shape(call, cls=cls)
     return rule
 
 
@@ -642,13 +759,16 @@ def multihead_attention(call: Call) -> Applied:
                              explain=[(idx, t.rank - 1)] if len(ins) == 3 else [])
     if k.shape[:-1] != v.shape[:-1]:
         raise ShapeError(f"key {k} and value {v} must agree in all but the last dimension")
+    # add_bias_kv appends a learned key and value, add_zero_attn a zero one: each is one
+    # more key position the weights attend over
+    extra = int(bool(a["add_bias_kv"])) + int(bool(a["add_zero_attn"]))
     if q.rank == 3:
         b_axis, l_axis = (0, 1) if a["batch_first"] else (1, 0)
         if q.shape[b_axis] != k.shape[b_axis]:
             raise ShapeError(f"query {q} and key {k} have different batch sizes")
-        weights = TT((q.shape[b_axis], q.shape[l_axis], k.shape[l_axis]), q.dtype)
+        weights = TT((q.shape[b_axis], q.shape[l_axis], k.shape[l_axis] + extra), q.dtype)
     else:
-        weights = TT((q.shape[0], k.shape[0]), q.dtype)
+        weights = TT((q.shape[0], k.shape[0] + extra), q.dtype)
     params = _attention_params(e, kdim, vdim, a["bias"], a["add_bias_kv"])
     return Applied((TT(q.shape, q.dtype), weights), "MultiheadAttention", {"embed_dim": e},
                    params)
@@ -736,6 +856,11 @@ def upsample(call: Call) -> Applied:
                 spatial.append(dim * f if isinstance(f, int) else Sym.atom(f"{dim} * {f}"))
             else:
                 spatial.append(math.floor(dim * f) if isinstance(f, float) else dim * f)
+    for axis, out_size in enumerate(spatial, 2):
+        if isinstance(out_size, int) and out_size < 1:
+            raise ShapeError(f"upsample would make dimension {axis} of size {out_size} (from "
+                             f"{dim_str(x.shape[axis])}); sizes must be at least 1",
+                             explain=[(0, axis)])
     return Applied(TT((*x.shape[:2], *spatial), x.dtype), "Upsample")
 
 
@@ -771,6 +896,8 @@ def unfold(call: Call) -> Applied:
     x = call.inputs[0]
     if x.rank not in (3, 4):
         raise ShapeError(f"unfold expects an input [N, C, H, W], got {x}")
+    if x.dtype in INT_DTYPES:  # torch's im2col has float and bool kernels only
+        raise ShapeError(f"unfold has no {x.dtype} kernel in torch; its input is {x}")
     a = call.a
     k = ntuple(a["kernel_size"], 2, "kernel_size")
     d = ntuple(a["dilation"], 2, "dilation")
@@ -820,15 +947,18 @@ def _pad_amounts(pad: Any, n: int, name: str) -> tuple[int, ...]:
                      f"{', front, back' if n > 2 else ''}), got {pad!r}")
 
 
-def _apply_pad(x: TT, pads: tuple[int, ...], reflect: bool, layer: str) -> tuple[Dim, ...]:
+def _apply_pad(x: TT, pads: tuple[int, ...], mode: str, layer: str) -> tuple[Dim, ...]:
     shape = list(x.shape)
     for i in range(len(pads) // 2):
         axis = x.rank - 1 - i
         before, after = pads[2 * i], pads[2 * i + 1]
         size = shape[axis]
-        if reflect and isinstance(size, int) and (before >= size or after >= size):
+        if mode == "reflect" and isinstance(size, int) and (before >= size or after >= size):
             raise ShapeError(f"{layer} padding ({before}, {after}) must be smaller than the "
                              f"input size {size} of dimension {axis}", explain=[(0, axis)])
+        if mode == "circular" and isinstance(size, int) and (before > size or after > size):
+            raise ShapeError(f"{layer} padding ({before}, {after}) would wrap around dimension "
+                             f"{axis} (size {size}) more than once", explain=[(0, axis)])
         new = size + before + after
         if isinstance(new, int) and new < 1:
             raise ShapeError(f"{layer} would leave dimension {axis} with size {new}")
@@ -840,7 +970,8 @@ def pad_layer(kind: str) -> Rule:
     def rule(call: Call) -> Applied:
         x, n = rank_dims(call, CONV_RANKS, WHAT_CONV)
         pads = _pad_amounts(call.a["padding"], n, call.name)
-        shape = _apply_pad(x, pads, kind == "Reflection", call.name)
+        shape = _apply_pad(x, pads, "reflect" if kind == "Reflection" else "constant",
+                           call.name)
         return Applied(TT(shape, x.dtype), f"{kind}Pad{n}d")
     return rule
 
@@ -857,7 +988,14 @@ def pad(call: Call) -> Applied:
     if mode not in ("constant", "reflect", "replicate", "circular"):
         raise ShapeError(f"pad mode must be \"constant\", \"reflect\", \"replicate\" or "
                          f"\"circular\", got {mode!r}")
-    shape = _apply_pad(x, pads, mode == "reflect", call.name)
+    if mode != "constant" and (len(pads) not in (2, 4, 6) or x.rank - len(pads) // 2 not in (1, 2)):
+        # torch pads the last 1, 2 or 3 dimensions of a batched or unbatched input only
+        n = len(pads) // 2
+        wanted = f"{n + 1} or {n + 2} dimensions" if len(pads) in (2, 4, 6) else "none"
+        raise ShapeError(f"pad mode \"{mode}\" with {len(pads)} padding sizes pads the last "
+                         f"{n} dimension{'s' if n != 1 else ''} of an input with {wanted}, but "
+                         f"the input is {x} ({x.rank} dimensions)")
+    shape = _apply_pad(x, pads, mode, call.name)
     return Applied(TT(shape, x.dtype), "F.pad")
 
 
@@ -895,7 +1033,12 @@ def flatten(call: Call) -> Applied:
     parents = {start: list(range(start, end + 1))}
     parents.update({i: [i] for i in range(start)})
     parents.update({start + 1 + j: [end + 1 + j] for j in range(x.rank - end - 1)})
-    return Applied(TT(shape, x.dtype), "Flatten", parents=parents)
+    return Applied(TT(shape, x.dtype, _reshaped(x, shape)), "Flatten", parents=parents)
+
+
+def _reshaped(x: TT, shape: Sequence[Dim]) -> tuple[Dim, ...] | None:
+    """The layout after torch's reshape: a view when one exists, else a contiguous copy."""
+    return strides.view_strides(x.shape, x.strides, shape)[1]
 
 
 def _resolve_sizes(sizes: tuple[Any, ...], total: Dim, what: str) -> tuple[Dim, ...]:
@@ -909,13 +1052,11 @@ def _resolve_sizes(sizes: tuple[Any, ...], total: Dim, what: str) -> tuple[Dim, 
             raise ShapeError(f"{what}: sizes must be integers or dimension names, got {s!r}")
     known = product([s for s in sizes if not (isinstance(s, int) and s == -1)])
     if unknown:
-        if isinstance(total, int) and isinstance(known, int):
-            if known == 0 or total % known:
-                raise ShapeError(f"{what}: {total} elements cannot be split into "
-                                 f"{shape_str(list(sizes))}")
-            rest: Dim = total // known
-        else:
-            rest = total // known
+        rest = exact_div(total, known)  # polynomials: [B, 16, 7, 7] -> (B, -1) leaves 784
+        if rest is None:
+            raise ShapeError(f"{what}: {dim_str(total)} elements cannot be split into "
+                             f"{shape_str(list(sizes))}: {dim_str(total)} is not a multiple "
+                             f"of {dim_str(known)}")
         out = list(sizes)
         out[unknown[0]] = rest
         return tuple(out)
@@ -936,7 +1077,8 @@ def unflatten(call: Call) -> Applied:
     if not isinstance(sizes, tuple):
         sizes = (sizes,)
     new = _resolve_sizes(sizes, x.shape[axis], "unflatten")
-    return Applied(TT((*x.shape[:axis], *new, *x.shape[axis + 1:]), x.dtype), "Unflatten")
+    shape = (*x.shape[:axis], *new, *x.shape[axis + 1:])
+    return Applied(TT(shape, x.dtype, _reshaped(x, shape)), "Unflatten")
 
 
 def reshape(call: Call) -> Applied:
@@ -945,7 +1087,15 @@ def reshape(call: Call) -> Applied:
     if len(sizes) == 1 and isinstance(sizes[0], tuple):
         sizes = sizes[0]
     total = product(x.shape)
-    return Applied(TT(_resolve_sizes(tuple(sizes), total, call.name), x.dtype), "reshape")
+    shape = _resolve_sizes(tuple(sizes), total, call.name)
+    viewable, layout = strides.view_strides(x.shape, x.strides, shape)
+    if not viewable and call.name == "view":
+        raise ShapeError(f"view cannot reshape {x} to {shape_str(shape)} without copying: "
+                         f"its elements are not laid out in that order in memory (a permute, "
+                         f"transpose, chunk or split made it a non-contiguous view); "
+                         f"torch's view raises here, reshape copies when it must",
+                         rename="reshape")
+    return Applied(TT(shape, x.dtype, layout), "reshape")
 
 
 def permute(call: Call) -> Applied:
@@ -958,7 +1108,8 @@ def permute(call: Call) -> Applied:
     axes = [norm_axis(d, x.rank) for d in dims]
     if sorted(axes) != list(range(x.rank)):
         raise ShapeError(f"permute dimensions {tuple(dims)} repeat a dimension")
-    return Applied(TT(tuple(x.shape[i] for i in axes), x.dtype), "permute",
+    return Applied(TT(tuple(x.shape[i] for i in axes), x.dtype,
+                      strides.permuted(x.shape, x.strides, axes)), "permute",
                    parents={o: [i] for o, i in enumerate(axes)})
 
 
@@ -970,20 +1121,37 @@ def transpose(call: Call) -> Applied:
     shape[a0], shape[a1] = shape[a1], shape[a0]
     parents = {i: [i] for i in range(x.rank)}
     parents[a0], parents[a1] = [a1], [a0]
-    return Applied(TT(tuple(shape), x.dtype), "transpose", parents=parents)
+    axes = list(range(x.rank))
+    axes[a0], axes[a1] = a1, a0
+    return Applied(TT(tuple(shape), x.dtype, strides.permuted(x.shape, x.strides, axes)),
+                   "transpose", parents=parents)
 
 
 def squeeze(call: Call) -> Applied:
     x = call.inputs[0]
     dim = call.a["dim"]
+    warnings = []
     if dim is None:
         keep = [i for i, d in enumerate(x.shape) if d != 1]
+        symbolic = [dim_str(d) for d in x.shape if isinstance(d, Sym)]
+        if symbolic and 1 in x.shape:
+            warnings.append(f"squeeze without dim would also remove {', '.join(symbolic)} "
+                            f"whenever it is 1 at run time; name the dimension to remove, e.g. "
+                            f"squeeze({x.shape.index(1)})")
     else:
         axes = dim if isinstance(dim, tuple) else (dim,)
         drop = {norm_axis(a, x.rank) for a in axes}
+        for axis in sorted(drop):
+            if isinstance(x.shape[axis], Sym):
+                # torch removes it only when it is 1 at run time: the shape after is unknown
+                raise ShapeError(f"squeeze({dim_str(dim) if isinstance(dim, int) else dim}) "
+                                 f"would remove dimension {axis} only if {x.shape[axis]} is 1 "
+                                 f"at run time, so the shape after it is unknown; squeeze a "
+                                 f"dimension of size 1", explain=[(0, axis)])
         keep = [i for i in range(x.rank) if not (i in drop and x.shape[i] == 1)]
-    return Applied(TT(tuple(x.shape[i] for i in keep), x.dtype), "squeeze",
-                   parents={o: [i] for o, i in enumerate(keep)})
+    return Applied(TT(tuple(x.shape[i] for i in keep), x.dtype,
+                      strides.squeezed(x.shape, x.strides, keep)), "squeeze",
+                   parents={o: [i] for o, i in enumerate(keep)}, warnings=warnings)
 
 
 def unsqueeze(call: Call) -> Applied:
@@ -991,7 +1159,8 @@ def unsqueeze(call: Call) -> Applied:
     axis = norm_axis(call.a["dim"], x.rank + 1)
     shape = (*x.shape[:axis], 1, *x.shape[axis:])
     parents = {i if i < axis else i + 1: [i] for i in range(x.rank)}
-    return Applied(TT(shape, x.dtype), "unsqueeze", parents=parents)
+    return Applied(TT(shape, x.dtype, strides.unsqueezed(x.shape, x.strides, axis)),
+                   "unsqueeze", parents=parents)
 
 
 # ---------------------------------------------------------------- combining tensors
@@ -1093,10 +1262,19 @@ def reduce(cls: str) -> Rule:
     def rule(call: Call) -> Applied:
         x = call.inputs[0]
         dim = call.a["dim"]
-        if dim is None:
+        if cls == "torch.mean" and x.dtype not in FLOAT_DTYPES:
+            raise ShapeError(f"mean needs a floating-point input, but its input is {x}; "
+                             f"reduce a float tensor, or use sum")
+        if cls == "torch.sum" and x.dtype not in FLOAT_DTYPES:
+            x = TT(x.shape, "long")  # torch sums integers and booleans as int64
+        if dim is None or dim == ():  # torch: an empty tuple of dims reduces them all
             shape: tuple[Dim, ...] = tuple(1 for _ in x.shape) if call.a["keepdim"] else ()
             return Applied(TT(shape, x.dtype), cls, parents={})
-        axes = {norm_axis(d, x.rank) for d in (dim if isinstance(dim, tuple) else (dim,))}
+        listed = [norm_axis(d, x.rank) for d in (dim if isinstance(dim, tuple) else (dim,))]
+        axes = set(listed)
+        if len(axes) != len(listed):
+            twice = next(a for a in listed if listed.count(a) > 1)
+            raise ShapeError(f"dim {twice} appears more than once in dim={dim!r}")
         if call.a["keepdim"]:
             shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
             return Applied(TT(shape, x.dtype), cls)
@@ -1134,11 +1312,14 @@ def split(call: Call) -> Applied:
 
 
 def _split_outputs(x: TT, axis: int, sizes: list[int], cls: str) -> Applied:
+    """The pieces are views into x: they keep its strides, which a piece narrower than x
+    along an inner dimension does not fill contiguously."""
     outs = []
+    layout = x.strides if x.strides is not None else strides.contiguous(x.shape)
     for s in sizes:
         shape = list(x.shape)
         shape[axis] = s
-        outs.append(TT(tuple(shape), x.dtype))
+        outs.append(TT(tuple(shape), x.dtype, strides.normal(shape, layout)))
     return Applied(tuple(outs), cls)
 
 
