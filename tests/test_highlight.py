@@ -34,25 +34,8 @@ from netdsl.catalogue import LAYERS  # noqa: E402
 from netdsl.highlight import NetdslLexer  # noqa: E402
 from netdsl.parser import _lark  # noqa: E402
 
-# What the rest of the grammar has no example of: dtypes, exact torch classes, every escape,
-# every number form, every operator.
-EVERY_FORM = '''\
-import "blocks/lib.net"  # a comment after code
-block Pair(c)(x, y: long[B, T]):
-    return x, y
-network N(k=2, eps=1e-5, p=0.5, big=1_000, tiny=1.5e-3)(ids: long[B, T], z: float32[B, 4]):
-    s = "tab\\t quote\\" backslash\\\\ octal\\101 hex\\x41 \\u00e9 \\U0001F600 \\N{BULLET}"
-    a = ids -> embedding(100, 8) -> nn.Flatten(start_dim=1) as flat : [B, T * 8]
-    b = z[..., 0:2, ::2] * 2 // 1 % 3 @ z - -z + z / 2
-    if k >= 2 and not (k != 3 or k == 4) and k <= 9 and k < 10 and k > 0:
-        pass
-    elif k:
-        return (z -> relu) if true else none
-    else:
-        return false
-    z -> linear(4) -> Pair(4) * 2
-      -> relu
-'''
+# every lexical form the examples do not show: dtypes, torch classes, escapes, operators
+LEXICAL_SAMPLE = (Path(__file__).parent / "lexical_sample.net").read_text(encoding="utf-8")
 
 LEXER = NetdslLexer(stripnl=False, ensurenl=False)
 
@@ -63,7 +46,7 @@ def corpus() -> list[tuple[str, str]]:
     texts += [(f"found/{p.name}", p.read_text(encoding="utf-8"))
               for p in sorted(found.glob("*.net"))]
     texts += [(f"injection-{i}", text) for i, text in enumerate(INJECTION_CORPUS)]
-    texts += [("test_parser.SOURCE", PARSER_SOURCE), ("every-form", EVERY_FORM)]
+    texts += [("test_parser.SOURCE", PARSER_SOURCE), ("lexical_sample.net", LEXICAL_SAMPLE)]
     return texts
 
 
