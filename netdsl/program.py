@@ -46,6 +46,12 @@ class Program:
     def blocks(self) -> list[n.Definition]:
         return [d for d in self.definitions.values() if d.kind == "block"]
 
+    def _repr_html_(self) -> str:
+        """How Jupyter shows a checked program: the layer table and the diagram."""
+        from .htmlview import program_html
+
+        return program_html(self)
+
 
 def parse_input_override(text: str) -> tuple[str, list[int | str]]:
     """'x=[8,3,64,64]' -> ('x', [8, 3, 64, 64]); names stay symbolic ('B')."""
