@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import itertools
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 pygments = pytest.importorskip("pygments")
 
-from conftest import EXAMPLES  # noqa: E402
-from pygments.lexers import get_lexer_by_name, get_lexer_for_filename  # noqa: E402
+from conftest import EXAMPLES, ROOT  # noqa: E402
 from pygments.token import (  # noqa: E402
     Comment,
     Error,
@@ -26,7 +27,6 @@ from pygments.token import (  # noqa: E402
     String,
     Whitespace,
 )
-from pygments.util import ClassNotFound  # noqa: E402
 from test_injection import CORPUS as INJECTION_CORPUS  # noqa: E402
 from test_parser import SOURCE as PARSER_SOURCE  # noqa: E402
 
@@ -190,20 +190,30 @@ def test_what_the_checker_rejects_is_marked() -> None:
         assert any(kind in Error for _, kind, _ in tokens(text)), text
 
 
-def test_found_by_name_and_by_file_name_through_the_entry_point() -> None:
-    try:
-        by_name = get_lexer_by_name("netdsl")
-        by_file = get_lexer_for_filename("model.net")
-    except ClassNotFound:
-        pytest.skip("netdsl is not installed (pip install .): its entry points are not "
-                    "registered")
-    assert type(by_name).__name__ == type(by_file).__name__ == "NetdslLexer"
+def test_pygments_finds_the_installed_lexer_by_name_and_file_name(tmp_path: Path) -> None:
+    """`pip install .` registers the entry point: Pygments, in a fresh process that sees only
+    the installed copy, finds the lexer by its name and by a `.net` file name."""
+    target = tmp_path / "site"
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(ROOT)],
+        capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr[-2000:]
+    code = ("from pygments.lexers import get_lexer_by_name, get_lexer_for_filename; "
+            "import netdsl.highlight as h; "
+            "a = get_lexer_by_name('netdsl'); b = get_lexer_for_filename('model.net'); "
+            "print(type(a).__name__, type(b).__name__, h.__file__)")
+    run = subprocess.run([sys.executable, "-I", "-c",
+                          f"import sys; sys.path.insert(0, {str(target)!r}); {code}"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert run.returncode == 0, run.stderr
+    by_name, by_file, location = run.stdout.split()
+    assert by_name == by_file == "NetdslLexer"
+    assert Path(location).is_relative_to(target)
 
 
 def test_the_entry_point_names_the_lexer() -> None:
     import importlib
-
-    from conftest import ROOT
 
     tomllib = pytest.importorskip("tomllib")  # Python 3.11 and later
 
