@@ -85,7 +85,6 @@ class NetdslLexer(RegexLexer):
         "common": [
             (r"[ \t\f]+", Whitespace),
             (r"\r?\n", Whitespace),
-            (r"\\\r?\n", Whitespace),
             (r"#[^\r\n]*", Comment.Single),
             (r'"', String.Double, "string"),
             # definitions: the keyword, then the name it defines

@@ -186,7 +186,7 @@ def test_key_tokens(snippet: str, expected: list[tuple[object, str]]) -> None:
 
 def test_what_the_checker_rejects_is_marked() -> None:
     # an escape Python does not know, a single-quoted string, a stray character
-    for text in ('s = "bi\\qlinear"\n', "mode='x'\n", "x $ y\n"):
+    for text in ('s = "bi\\qlinear"\n', "mode='x'\n", "x $ y\n", "x -> \\\n  relu\n"):
         assert any(kind in Error for _, kind, _ in tokens(text)), text
 
 
