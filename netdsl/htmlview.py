@@ -23,13 +23,18 @@ STYLE = ("<style>.netdsl table{border-collapse:collapse;font-size:90%}"
          ".netdsl tfoot td{border-top:1px solid #999;font-weight:bold}"
          ".netdsl .netdsl-diagram svg{max-width:100%;height:auto}</style>")
 SVG_START = re.compile(r"<svg\b")
+AUTO_COLLAPSE_LAYERS = 150
 NO_DOT = ("No diagram: Graphviz's `dot` was not found; install Graphviz (e.g. `apt-get install "
           "graphviz`, `brew install graphviz` or `conda install graphviz`) to see it here.")
 
 
-def program_html(program: Program, diagram: bool = True, collapse: bool = False) -> str:
+def program_html(program: Program, diagram: bool = True, collapse: bool | None = None) -> str:
     """The HTML of a checked program: per network its signature and layer table, then the
-    diagram of all networks; the warnings, if any, as `netdsl check` prints them."""
+    diagram of all networks; the warnings, if any, as `netdsl check` prints them.
+
+    `collapse=None` draws each block use as one node when the program has more than
+    AUTO_COLLAPSE_LAYERS layers: ResNet-152 drawn layer by layer is 0.8 MB of SVG and
+    seconds of Graphviz, too much for a notebook cell; collapsed it is a seventh of that."""
     parts = [STYLE, '<div class="netdsl">']
     for net in program.networks:
         parts.append(network_table(net))
@@ -40,6 +45,12 @@ def program_html(program: Program, diagram: bool = True, collapse: bool = False)
     if program.warnings:
         parts.append(diagnostics_html(program.warnings, program.sources))
     if diagram and program.networks:
+        layers = sum(len(layer_rows(net)) for net in program.networks)
+        if collapse is None:
+            collapse = layers > AUTO_COLLAPSE_LAYERS
+            if collapse:
+                parts.append(f"<p><em>{layers} layers: each block use is drawn as one node "
+                             f"(<code>%%netdsl --expand</code> draws every layer).</em></p>")
         parts.append(diagram_html(program, collapse))
     parts.append("</div>")
     return "\n".join(parts)

@@ -46,7 +46,10 @@ class NetdslMagics(Magics):  # type: ignore[misc]  # IPython has no type hints
               help="The file name used in messages; imports are relative to its folder.")
     @argument("--input", "-i", action="append", default=[], metavar="NAME=SHAPE",
               help="Override a declared input shape, e.g. x=[8,3,64,64] (repeatable).")
-    @argument("--collapse", action="store_true", help="Draw each block use as one node.")
+    @argument("--collapse", action="store_true", default=None,
+              help="Draw each block use as one node (the default above 150 layers).")
+    @argument("--expand", action="store_false", dest="collapse",
+              help="Draw every layer, however many.")
     @argument("--no-diagram", action="store_true", help="Show the table only.")
     @argument("--no-build", action="store_true",
               help="Do not bind the generated nn.Module classes (they need torch).")

@@ -220,3 +220,20 @@ def test_a_wrong_option_is_a_usage_error(shell: InteractiveShell) -> None:
     result, captured = run_cell(shell, "--bogus", "block Res(x):\n    x\n")
     assert not result.success and "unrecognized arguments: --bogus" in captured.stderr
     assert "Traceback" not in captured.stdout + captured.stderr
+
+
+@pytest.mark.skipif(not HAS_DOT, reason="Graphviz's dot is not installed")
+def test_large_programs_are_drawn_collapsed_unless_asked(shell: InteractiveShell) -> None:
+    from netdsl.htmlview import AUTO_COLLAPSE_LAYERS, diagram_html
+
+    large = netdsl.check_file(EXAMPLES / "resnet152.net")
+    small = netdsl.check_file(EXAMPLES / "cifar10.net")
+    assert sum(len(layer_rows(n)) for n in large.networks) > AUTO_COLLAPSE_LAYERS
+    assert diagram_html(large, collapse=True) in large._repr_html_()
+    assert "--expand" in large._repr_html_()
+    assert diagram_html(small, collapse=False) in small._repr_html_()
+    source = (EXAMPLES / "resnet50.net").read_text(encoding="utf-8")
+    program = netdsl.check_source(source, "<cell>")
+    for options, collapsed in (("", True), ("--expand", False), ("--collapse", True)):
+        _, captured = run_cell(shell, f"--no-build {options}", source)
+        assert diagram_html(program, collapse=collapsed) in captured.outputs[0].data["text/html"]
