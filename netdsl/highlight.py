@@ -66,7 +66,6 @@ class NetdslLexer(RegexLexer):
     aliases: ClassVar[list[str]] = ["netdsl", "net-dsl"]
     filenames: ClassVar[list[str]] = ["*.net"]
     mimetypes: ClassVar[list[str]] = ["text/x-netdsl"]
-    url = "https://github.com/netdsl/netdsl"
 
     tokens: ClassVar[dict[str, Any]] = {
         "root": [
