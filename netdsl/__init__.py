@@ -72,6 +72,13 @@ def __getattr__(name: str) -> _typing.Any:
     raise AttributeError(f"module 'netdsl' has no attribute {name!r}")
 
 
+def load_ipython_extension(ipython: "_typing.Any") -> None:
+    """`%load_ext netdsl` in IPython or Jupyter: the `%%netdsl` cell magic (netdsl.notebook)."""
+    from .notebook import load_ipython_extension as load
+
+    load(ipython)
+
+
 def to_pytorch(program: "Program") -> str:
     """The PyTorch module source for every network and block of a checked program."""
     from .backends.pytorch import write

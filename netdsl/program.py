@@ -60,6 +60,12 @@ class Program:
     def blocks(self) -> list[n.Definition]:
         return [d for d in self.definitions.values() if d.kind == "block"]
 
+    def _repr_html_(self) -> str:
+        """How Jupyter shows a checked program: the layer table and the diagram."""
+        from .htmlview import program_html
+
+        return program_html(self)
+
 
 class SourceFileError(OSError):
     """A path that names no source file netdsl reads: a FIFO, a device, a directory, or a file
