@@ -22,8 +22,9 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, cast
 
 from .errors import Diagnostic, NetDSLError, Pos, SourceError
 
@@ -418,17 +419,20 @@ def _tree_facts(node: object) -> Iterator[object]:
     sequences are the same program. Iterative: a long chain of operators is a deep tree."""
     from . import nodes
 
+    names_of: dict[type, list[str]] = {}
     stack: list[object] = [node]
     while stack:
         item = stack.pop()
         if isinstance(item, nodes.SyntaxNode):
-            yield type(item).__name__
-            for name in reversed(type(item).__dataclass_fields__):  # type: ignore[attr-defined]
-                if name not in ("pos", "source", "file"):
-                    stack.append(getattr(item, name))
-                    stack.append(name)
+            kind = type(item)
+            names = names_of.get(kind)
+            if names is None:
+                names = names_of[kind] = [spec.name for spec in reversed(fields(cast(Any, item)))
+                                          if spec.name not in ("pos", "source", "file")]
+            yield kind
+            stack.extend([getattr(item, name) for name in names])
         elif isinstance(item, (list, tuple)):
             yield len(item)
             stack.extend(reversed(item))
         elif not isinstance(item, Pos):
-            yield item
+            yield type(item), item  # a type too: 1 == 1.0 == True
