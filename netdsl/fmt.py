@@ -368,12 +368,12 @@ class _Printer:
         fit beside the head but does fit on a line of its own, the head alone and the arrows
         one level deeper."""
         head_lines = _render(indent, head)
-        arrow = " " * (len(head_lines[-1]) + 1)
+        beside = True  # the first stage follows the head on its line
         first = _render(head_lines[-1] + " -> ", stages[0])
         if gaps[0] or len(first) > 1 or len(first[0]) > LINE_LENGTH:
             alone = _render(indent + INDENT + "-> ", stages[0])
-            if gaps[0] or (len(alone) == 1 and len(alone[0]) <= LINE_LENGTH):
-                arrow = indent + INDENT
+            beside = not (gaps[0] or (len(alone) == 1 and len(alone[0]) <= LINE_LENGTH))
+        arrow = " " * (len(head_lines[-1]) + 1) if beside else indent + INDENT
         lines = [_Line(text) for text in head_lines]
         for number, (stage, gap) in enumerate(zip(stages, gaps, strict=True)):
             for comment in gap:
@@ -381,8 +381,7 @@ class _Printer:
                     lines[-1].comment = comment.text
                 else:
                     lines.append(_Line(arrow + comment.text))
-            joined = number == 0 and len(arrow) == len(head_lines[-1]) + 1
-            prefix = lines.pop().text + " -> " if joined else arrow + "-> "
+            prefix = lines.pop().text + " -> " if number == 0 and beside else arrow + "-> "
             colon = next((i for i, tok in enumerate(stage) if tok.annotation and
                           tok.depth == 0), None)
             body = _render(prefix, stage[:colon])
