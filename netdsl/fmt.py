@@ -6,8 +6,8 @@ line breaks; no token is added, dropped or reordered. Line breaks are only ever 
 language ignores them (inside brackets, and before a `->` that continues a pipeline) or where
 the source had a statement end. That is why formatting preserves the meaning, and
 `format_source` does not rely on the argument alone: it parses its own output and compares
-the syntax tree, positions aside, with the input's, and refuses (an internal error) to return
-a text that parses differently.
+the syntax tree, positions aside, with the input's, and the comments, in order, with the
+input's; it refuses (an internal error) to return a text that differs in either.
 
 The layout: 4 spaces per block level; spaces around `->`, `=`, binary operators and an
 annotation's `:`; arguments spaced as in Python (`conv(32, 5, padding=2)`); a pipeline that
@@ -97,7 +97,14 @@ def format_source(text: str, filename: str = "<string>") -> str:
     if list(_tree_facts(before)) != list(_tree_facts(after)):
         raise RuntimeError(f"netdsl fmt would change the meaning of {filename}; "
                            f"the file was left as it was")
+    if _comments(tokens, trailing) != _comments(*_lex(result)):
+        raise RuntimeError(f"netdsl fmt would lose or move a comment of {filename}; "
+                           f"the file was left as it was")
     return result
+
+
+def _comments(tokens: list[Token], trailing: list[Comment]) -> list[str]:
+    return [c.text for tok in tokens for c in tok.before] + [c.text for c in trailing]
 
 
 def format_file(path: str | Path) -> tuple[str, str]:

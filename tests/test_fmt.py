@@ -261,8 +261,9 @@ def test_syntax_errors_are_reported_as_check_reports_them() -> None:
 
 
 def test_an_output_that_would_parse_differently_is_refused(monkeypatch, tmp_path) -> None:
-    """The safety net behind the construction: a printer that changed a token (here, made
-    to) is caught by comparing the syntax trees, and the command writes nothing."""
+    """The safety nets behind the construction: a printer that changed a token or lost a
+    comment (here, made to) is caught by comparing the syntax trees and the comments, and the
+    command writes nothing."""
     from netdsl import fmt
 
     text = "network N(x: [B, 3]):\n    x -> relu\n"
@@ -272,6 +273,10 @@ def test_an_output_that_would_parse_differently_is_refused(monkeypatch, tmp_path
     monkeypatch.setattr(fmt._Printer, "text", lambda self: text.replace("relu", "relu("))
     with pytest.raises(RuntimeError, match="unparsable"):
         format_source(text, "f.net")
+    monkeypatch.setattr(fmt._Printer, "text", lambda self: text)
+    with pytest.raises(RuntimeError, match="lose or move a comment"):
+        format_source(text.replace("relu", "relu  # c"), "f.net")
+    monkeypatch.setattr(fmt._Printer, "text", lambda self: text.replace("relu", "tanh"))
     path = tmp_path / "model.net"
     path.write_text(text)
     result = run("fmt", str(path))
