@@ -218,8 +218,11 @@ def fmt(files: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
     failed = False
     for file in files:
         try:
-            before, after = (sys.stdin.read(), "") if file == "-" else format_file(file)
-            after = format_source(before, "<stdin>") if file == "-" else after
+            if file == "-":
+                before = sys.stdin.read()
+                after = format_source(before, "<stdin>")
+            else:
+                before, after = format_file(file)
         except netdsl.NetDSLError as error:
             click.echo(error.render(), err=True)
             failed = True
