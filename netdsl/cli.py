@@ -27,6 +27,7 @@ Examples:
   netdsl compile model.net               writes model.py (an nn.Module)
   netdsl compile model.net -o -          prints the module
   netdsl diagram model.net -o model.png  draws the network with Graphviz
+  netdsl fmt model.net                   rewrites it in the canonical layout
 """
 
 
@@ -259,6 +260,47 @@ def lsp() -> None:
                          f"pip install 'netdsl[lsp]'")
     gc.enable()  # run() turned the collector off for one-shot commands; a server runs for hours
     sys.exit(serve())
+
+
+@main.command(name="fmt", epilog="\b\nExamples:\n  netdsl fmt examples/*.net\n"
+                                 "  netdsl fmt --check --diff model.net\n  netdsl fmt - < in.net")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--check", "check_only", is_flag=True,
+              help="Write nothing; list the files that would change and exit 1 if any would.")
+@click.option("--diff", "show_diff", is_flag=True,
+              help="Write nothing; print what would change as a unified diff.")
+def fmt(files: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
+    """Lay out FILEs in netdsl's one canonical format, every comment kept ('-': standard input
+    to standard output). A file that does not parse is reported and left alone."""
+    import netdsl
+    from netdsl.fmt import format_file, format_source, unified_diff
+
+    failed = False
+    for file in files:
+        try:
+            if file == "-":
+                before = sys.stdin.read()
+                after = format_source(before, "<stdin>")
+            else:
+                before, after = format_file(file)
+        except netdsl.NetDSLError as error:
+            click.echo(error.render(), err=True)
+            failed = True
+            continue
+        name = "<stdin>" if file == "-" else file
+        if show_diff and before != after:
+            click.echo(unified_diff(before, after, name), nl=False)
+        if check_only or show_diff:
+            if check_only and before != after:
+                click.echo(f"would reformat {name}", err=True)
+                failed = True
+        elif file == "-":
+            click.echo(after, nl=False)
+        elif before != after:
+            write_atomically(Path(file), after)
+            click.echo(f"reformatted {file}", err=True)
+    if failed:
+        sys.exit(int(Exit.SOURCE))
 
 
 def run() -> NoReturn:

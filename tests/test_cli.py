@@ -69,7 +69,7 @@ def test_check_json_reports_errors_with_exit_1() -> None:
     data = json.loads(result.stdout)
     assert data["networks"] == []
     [error] = data["errors"]
-    assert (error["line"], error["column"]) == (11, 21)
+    assert (error["line"], error["column"]) == (18, 10)
     assert error["message"] == "linear expects 512 input features, but its input has 1568"
 
 

@@ -94,11 +94,11 @@ def test_seed_bug_is_explained() -> None:
     with pytest.raises(netdsl.NetDSLError) as info:
         netdsl.check_file(EXAMPLES / "mnist_resnet_padded.net")
     [diag] = info.value.diagnostics
-    assert (diag.line, diag.column) == (11, 21)
+    assert (diag.line, diag.column) == (18, 10)
     assert diag.message == "linear expects 512 input features, but its input has 1568"
     text = info.value.render()
-    assert "1568 = 32 x 7 x 7: flatten at 11:10 of [B, 32, 7, 7]" in text
-    assert "7 comes from maxpool(2) at 10:44 on 14" in text
+    assert "1568 = 32 x 7 x 7: flatten at 17:10 of [B, 32, 7, 7]" in text
+    assert "7 comes from maxpool(2) at 15:10 on 14" in text
     assert "in_features=1568" in text
     # and PyTorch agrees: the padded network really has 1568 features
     model = __import__("torch_models").MnistResNet(padding=2, features=1568)
