@@ -17,7 +17,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from . import nodes as n
 from .errors import Pos, SourceError
@@ -141,7 +141,7 @@ def parse(text: str, file: str = "<string>") -> n.Module:
     layout.text = text
     builder.reset(file)
     try:
-        module: n.Module = parser.parse(text)
+        module = cast(n.Module, parser.parse(text))  # what ToNodes.start returns
     except UnexpectedInput as err:
         raise _syntax_error(err, file, parser, layout) from None
     if builder.problems:  # facts the tree-builder noted; raised here, once the parser is done
@@ -167,7 +167,7 @@ def _syntax_error(err: UnexpectedInput, file: str, parser: Lark, layout: Layout)
                                fix='write "..." instead of \'...\'')
         if char == "\t":
             return SourceError("a tab here is not allowed; netdsl indents with spaces", pos)
-        if char == "=" and layout.open_brackets == [] and _next_char(err) == ">":
+        if char == "=" and layout.open_brackets == [] and _next_char(err, layout.text) == ">":
             return SourceError("'=>' is not an arrow", pos, fix="write '->'")
         if not char.isascii():
             return SourceError(f"unexpected character {char!r}; names use ASCII letters, "
@@ -207,9 +207,9 @@ def _syntax_error(err: UnexpectedInput, file: str, parser: Lark, layout: Layout)
     return SourceError(f"syntax error: {err}", pos)
 
 
-def _next_char(err: UnexpectedCharacters) -> str:
-    text = getattr(err, "_netdsl_text", None) or ""
-    return text[err.pos_in_stream + 1: err.pos_in_stream + 2] if text else ""
+def _next_char(err: UnexpectedCharacters, text: str) -> str:
+    at = err.pos_in_stream
+    return text[at + 1: at + 2] if at is not None else ""
 
 
 def _previous_is_equal(err: UnexpectedToken) -> bool:
@@ -505,11 +505,11 @@ class ToNodes:
         """What a string literal stands for: Python's escapes, and only those."""
         body = tok.value[1:-1]
         if "\\" not in body:  # the common case needs no evaluating
-            return body  # type: ignore[no-any-return]
+            return body
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error")  # "\q" is only a warning to Python
-                return ast.literal_eval(tok.value)  # type: ignore[no-any-return]
+                return ast.literal_eval(tok.value)
         except (ValueError, SyntaxError, Warning):
             self.problem("invalid escape in string", self._tok(tok))
             return ""
