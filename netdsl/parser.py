@@ -83,13 +83,11 @@ def cache_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 
 
-def _cache_file(grammar: str) -> str | bool:
+def _cache_file(grammar: str) -> Path | None:
     """Where Lark keeps the analysed grammar between runs (building it costs ~90 ms, loading
-    it ~8 ms): `<cache home>/netdsl/grammar-<digest>.lark-cache`, or False (no cache) if
-    that directory cannot be made. Lark checks that a cache file was made from the same
-    grammar, options, Lark and Python, builds afresh from a stale or damaged one, and
-    carries on if it cannot write the file. The digest in the name lets versions that
-    alternate (two Pythons, two checkouts) keep a file each instead of rewriting one."""
+    it ~8 ms): `<cache home>/netdsl/grammar-<digest>.lark-cache`, or None (no cache) if that
+    directory cannot be made. The digest lets versions that alternate (two Pythons, two
+    checkouts) keep a file each instead of rewriting one."""
     import lark
 
     key = f"{grammar}{lark.__version__}{sys.version_info[:2]}"
@@ -98,8 +96,8 @@ def _cache_file(grammar: str) -> str | bool:
     try:
         base.mkdir(parents=True, exist_ok=True)
     except OSError:
-        return False
-    return str(base / f"grammar-{digest}.lark-cache")
+        return None
+    return base / f"grammar-{digest}.lark-cache"
 
 
 @functools.cache
@@ -109,14 +107,19 @@ def _grammar() -> str:
 
 @functools.cache
 def _lark() -> tuple[Lark, Layout, ToNodes]:
+    """Lark's parser for the grammar, with Lark's own cache (`cache=` a file path). Lark
+    checks that the file was made from the same grammar, options (the path among them), Lark
+    and Python; from a stale, damaged or half-written one (two first runs at once) it
+    analyses the grammar afresh and rewrites the file; when it cannot write, it carries on."""
     from lark import Lark, Token
 
     layout, builder = Layout(Token), ToNodes()
     grammar = _grammar()
     options: dict[str, Any] = dict(parser="lalr", lexer="contextual", postlex=layout,
                                    transformer=builder, maybe_placeholders=True, start="start")
+    cached = _cache_file(grammar)
     try:
-        parser = Lark(grammar, cache=_cache_file(grammar), **options)
+        parser = Lark(grammar, cache=str(cached) if cached else False, **options)
     except Exception:  # Lark rebuilds from a damaged cache itself; this is the last resort
         parser = Lark(grammar, **options)
     return parser, layout, builder

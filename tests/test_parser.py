@@ -210,3 +210,18 @@ def test_an_unusable_cache_directory_only_costs_time(tmp_path: Path) -> None:
     blocker.write_text("")  # a cache "directory" under a file cannot be made
     assert int(_check_in_a_process(blocker / "cache")) > 0
     assert not (blocker / "cache").exists()
+
+
+def test_first_runs_at_once_all_check_and_leave_a_usable_cache(tmp_path: Path) -> None:
+    script = ("import netdsl\n"
+              f"print(netdsl.check_file({str(EXAMPLES / 'cifar10.net')!r}).networks[0].params)\n")
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))
+    runs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env) for _ in range(4)]
+    outputs = {run.communicate(timeout=120) for run in runs}
+    assert all(run.returncode == 0 for run in runs), outputs
+    (params,) = {out.strip() for out, _ in outputs}
+    (cached,) = _cache_files(tmp_path)
+    os.utime(cached, (1, 1))
+    assert _check_in_a_process(tmp_path) == params
+    assert cached.stat().st_mtime == 1  # whichever run wrote last, its file loads
