@@ -196,10 +196,10 @@ class SInt(int):
         else:
             return NotImplemented  # type: ignore[return-value]
         if swapped:
-            value = _INT_OPS[op](other, self)
+            value = _INT_OPS[op](other, self)  # type: ignore[arg-type]  # an int, as tested
             expr = make_op(op, other_expr, self.expr)
         else:
-            value = _INT_OPS[op](self, other)
+            value = _INT_OPS[op](self, other)  # type: ignore[arg-type]  # an int, as tested
             expr = make_op(op, self.expr, other_expr)
         if expr.__class__ is int and not pinned and not branch:
             return value

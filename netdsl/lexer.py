@@ -25,9 +25,9 @@ def token_pos(file: str, tok: Any) -> Pos:
 
 
 class Layout:
-    """Lark's post-lexer interface (`process`, `always_accept`), also used by netdsl.lalr.
-    The tokens it adds are of `token_class`, the class of the tokens it is given: Lark's, or
-    netdsl.lalr's (which keeps Lark off the import path)."""
+    """Lark's post-lexer interface (`process`, `always_accept`). The tokens it adds are of
+    `token_class`, the class of the tokens it is given (lark.Token), so that this module
+    does not import Lark itself."""
 
     always_accept = ("_NL",)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import Pos
 
@@ -28,7 +28,16 @@ class SyntaxNode:
     __repr__ = fields_repr
 
 
-syntax = dataclass(slots=True, eq=False, repr=False)  # every node class is declared with this
+if TYPE_CHECKING:  # what `syntax` makes, said so that mypy checks the nodes' constructors
+    from typing_extensions import dataclass_transform
+
+    _Node = TypeVar("_Node")
+
+    @dataclass_transform(eq_default=False, field_specifiers=(field,))
+    def syntax(cls: type[_Node]) -> type[_Node]: ...
+else:
+    # every node class is declared with this
+    syntax = dataclass(slots=True, eq=False, repr=False)
 
 # ---------------------------------------------------------------- expressions
 

@@ -1,24 +1,24 @@
 """Source text -> syntax tree (netdsl/nodes.py), with labelled syntax errors.
 
-Lark analyses ``grammar/netdsl.lark`` into LALR tables. A correct program is parsed
-by netdsl/lalr.py, a small driver over those tables kept in a cache, so that Lark
-is not even imported; whatever it does not accept is parsed again by Lark itself,
-whose errors are turned into the labelled messages below. Both run the same
-tree-builder (ToNodes) inside the parser, so no parse tree is built and deep or
-long inputs cost no recursion. Only syntax is checked here: names, types and
-shapes are the checker's business.
+Lark parses ``grammar/netdsl.lark`` with its LALR parser. Analysing the grammar costs
+~90 ms, so Lark keeps the analysed parser in a per-user cache file (see `_cache_file`)
+and loads it from there on later starts. The tree-builder (ToNodes) runs inside the
+parser, as Lark reduces each rule, so no parse tree is built and deep or long inputs cost
+no recursion. Lark's errors are turned into the labelled messages below. Only syntax is
+checked here: names, types and shapes are the checker's business.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+import hashlib
 import os
+import sys
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from . import lalr
 from . import nodes as n
 from .errors import Pos, SourceError
 from .lexer import Layout, token_pos
@@ -77,23 +77,27 @@ def grammar_path() -> Path:
     raise FileNotFoundError(f"netdsl grammar {GRAMMAR_FILE} not found beside {here}")
 
 
-def _cache_file(grammar: str) -> str | bool:
-    """Where the analysed grammar is kept between runs (building it costs ~90 ms, loading it
-    ~8 ms): a per-user cache directory, never a shared temporary one; False if unwritable."""
-    import hashlib
+def cache_home() -> Path:
+    """Per user ($XDG_CACHE_HOME or ~/.cache), never a shared temporary directory: the cache
+    is a pickle, and loading another user's pickle would run their code."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 
+
+def _cache_file(grammar: str) -> Path | None:
+    """Where Lark keeps the analysed grammar between runs (building it costs ~90 ms, loading
+    it ~8 ms): `<cache home>/netdsl/grammar-<digest>.lark-cache`, or None (no cache) if that
+    directory cannot be made. The digest lets versions that alternate (two Pythons, two
+    checkouts) keep a file each instead of rewriting one."""
     import lark
 
-    digest = hashlib.sha256(f"{grammar}{lark.__version__}".encode()).hexdigest()[:16]
-    base = lalr.cache_home() / "netdsl"
+    key = f"{grammar}{lark.__version__}{sys.version_info[:2]}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    base = cache_home() / "netdsl"
     try:
         base.mkdir(parents=True, exist_ok=True)
-        probe = base / f".probe-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
     except OSError:
-        return False
-    return str(base / f"grammar-{digest}.lark-cache")
+        return None
+    return base / f"grammar-{digest}.lark-cache"
 
 
 @functools.cache
@@ -103,15 +107,20 @@ def _grammar() -> str:
 
 @functools.cache
 def _lark() -> tuple[Lark, Layout, ToNodes]:
+    """Lark's parser for the grammar, with Lark's own cache (`cache=` a file path). Lark
+    checks that the file was made from the same grammar, options (the path among them), Lark
+    and Python; from a stale, damaged or half-written one (two first runs at once) it
+    analyses the grammar afresh and rewrites the file; when it cannot write, it carries on."""
     from lark import Lark, Token
 
     layout, builder = Layout(Token), ToNodes()
     grammar = _grammar()
     options: dict[str, Any] = dict(parser="lalr", lexer="contextual", postlex=layout,
                                    transformer=builder, maybe_placeholders=True, start="start")
+    cached = _cache_file(grammar)
     try:
-        parser = Lark(grammar, cache=_cache_file(grammar), **options)
-    except Exception:  # a damaged cache file must not stop netdsl: build afresh
+        parser = Lark(grammar, cache=str(cached) if cached else False, **options)
+    except Exception:  # Lark rebuilds from a damaged cache itself; this is the last resort
         parser = Lark(grammar, **options)
     return parser, layout, builder
 
@@ -128,50 +137,6 @@ def parse(text: str, file: str = "<string>") -> n.Module:
         raise SourceError("the file contains a NUL byte; netdsl source is text", Pos(file, line, 1))
     if not text.endswith("\n"):
         text += "\n"
-    fast = _driver()
-    module = _parse_fast(fast, text, file) if fast is not None else None
-    if module is None:
-        module, builder = _parse_with_lark(text, file)
-    else:
-        builder = fast[2]
-    if builder.problems:  # facts the tree-builder noted; raised here, once the parser is done
-        raise builder.problems[0]
-    if builder.too_deep is not None:
-        raise SourceError(f"expression nested more than {MAX_EXPRESSION_DEPTH} deep; split it "
-                          f"into named steps", builder.too_deep)
-    return module
-
-
-@functools.cache
-def _driver() -> tuple[lalr.Driver, Layout, ToNodes] | None:
-    """netdsl/lalr.py over Lark's tables for this grammar: from the cache, or exported from
-    Lark (once per grammar) and cached. None if that fails: Lark then parses everything."""
-    grammar = _grammar()
-    builder = ToNodes()
-    try:
-        tables = lalr.load_tables(grammar)
-        if tables is None:
-            tables = lalr.export_tables(_lark()[0])
-            lalr.save_tables(grammar, tables)
-        return lalr.Driver(tables, builder), Layout(lalr.Token), builder
-    except Exception:  # Lark's internals changed, a damaged cache: only a slower parser
-        return None
-
-
-def _parse_fast(fast: tuple[lalr.Driver, Layout, ToNodes], text: str,
-                file: str) -> n.Module | None:
-    driver, layout, builder = fast
-    layout.file = file
-    layout.text = text
-    builder.reset(file)
-    try:
-        module = driver.parse(layout.process(driver.tokens(text)))
-    except (lalr.NotAccepted, SourceError):
-        return None  # Lark parses it again and says what is wrong
-    return module  # type: ignore[no-any-return]
-
-
-def _parse_with_lark(text: str, file: str) -> tuple[n.Module, ToNodes]:
     from lark.exceptions import UnexpectedInput
 
     parser, layout, builder = _lark()
@@ -179,9 +144,15 @@ def _parse_with_lark(text: str, file: str) -> tuple[n.Module, ToNodes]:
     layout.text = text
     builder.reset(file)
     try:
-        return parser.parse(text), builder
+        module = cast(n.Module, parser.parse(text))  # what ToNodes.start returns
     except UnexpectedInput as err:
         raise _syntax_error(err, file, parser, layout) from None
+    if builder.problems:  # facts the tree-builder noted; raised here, once the parser is done
+        raise builder.problems[0]
+    if builder.too_deep is not None:
+        raise SourceError(f"expression nested more than {MAX_EXPRESSION_DEPTH} deep; split it "
+                          f"into named steps", builder.too_deep)
+    return module
 
 
 # ---------------------------------------------------------------- syntax errors
@@ -199,7 +170,7 @@ def _syntax_error(err: UnexpectedInput, file: str, parser: Lark, layout: Layout)
                                fix='write "..." instead of \'...\'')
         if char == "\t":
             return SourceError("a tab here is not allowed; netdsl indents with spaces", pos)
-        if char == "=" and layout.open_brackets == [] and _next_char(err) == ">":
+        if char == "=" and layout.open_brackets == [] and _next_char(err, layout.text) == ">":
             return SourceError("'=>' is not an arrow", pos, fix="write '->'")
         if not char.isascii():
             return SourceError(f"unexpected character {char!r}; names use ASCII letters, "
@@ -239,9 +210,9 @@ def _syntax_error(err: UnexpectedInput, file: str, parser: Lark, layout: Layout)
     return SourceError(f"syntax error: {err}", pos)
 
 
-def _next_char(err: UnexpectedCharacters) -> str:
-    text = getattr(err, "_netdsl_text", None) or ""
-    return text[err.pos_in_stream + 1: err.pos_in_stream + 2] if text else ""
+def _next_char(err: UnexpectedCharacters, text: str) -> str:
+    at = err.pos_in_stream
+    return text[at + 1: at + 2] if at is not None else ""
 
 
 def _previous_is_equal(err: UnexpectedToken) -> bool:
@@ -537,11 +508,11 @@ class ToNodes:
         """What a string literal stands for: Python's escapes, and only those."""
         body = tok.value[1:-1]
         if "\\" not in body:  # the common case needs no evaluating
-            return body  # type: ignore[no-any-return]
+            return body
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error")  # "\q" is only a warning to Python
-                return ast.literal_eval(tok.value)  # type: ignore[no-any-return]
+                return ast.literal_eval(tok.value)
         except (ValueError, SyntaxError, Warning):
             self.problem("invalid escape in string", self._tok(tok))
             return ""

@@ -23,6 +23,18 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
 
 
+def assert_matches_golden(golden: Path, text: str, update: bool) -> None:
+    """Reviewed, committed output. A missing golden file fails: a test that wrote its own
+    expectation could never fail. `pytest --update-golden` writes or rewrites it."""
+    if update:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text)
+    elif not golden.exists():
+        pytest.fail(f"golden file {golden} is missing; review the output and write it with "
+                    f"`pytest --update-golden`")
+    assert text == golden.read_text()
+
+
 def example_files() -> list[Path]:
     return sorted(p for p in EXAMPLES.glob("*.net") if "padded" not in p.name)
 

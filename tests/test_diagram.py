@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import EXAMPLES, GOLDEN, ROOT, example_files, outputs_across_hash_seeds
+from conftest import (
+    EXAMPLES,
+    GOLDEN,
+    ROOT,
+    assert_matches_golden,
+    example_files,
+    outputs_across_hash_seeds,
+)
 
 import netdsl
 from netdsl.cli import main
@@ -39,9 +46,7 @@ def edges(dot: str) -> list[tuple[str, str]]:
 def test_golden_dot(name: str, collapse: bool, update_golden: bool) -> None:
     text = dot_of(name, collapse)
     golden = GOLDEN / f"{name}{'.collapsed' if collapse else ''}.dot"
-    if update_golden or not golden.exists():
-        golden.write_text(text)
-    assert text == golden.read_text()
+    assert_matches_golden(golden, text, update_golden)
 
 
 @pytest.mark.parametrize("path", example_files(), ids=lambda p: p.stem)

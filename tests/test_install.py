@@ -19,6 +19,12 @@ def test_wheel_install_carries_the_grammar(tmp_path: Path) -> None:
     if build.returncode != 0:
         pytest.fail(f"pip install . failed:\n{build.stderr[-2000:]}")
     assert (target / "netdsl" / "grammar" / "netdsl.lark").is_file()
+    (metadata,) = target.glob("netdsl-*.dist-info/METADATA")
+    requires = [line.removeprefix("Requires-Dist:").strip()
+                for line in metadata.read_text().splitlines() if line.startswith("Requires-Dist:")]
+    torch = [r for r in requires if r.startswith("torch")]
+    # torch only through the extras, with no upper bound (pip would downgrade a newer torch)
+    assert sorted(torch) == ['torch>=2.1; extra == "test"', 'torch>=2.1; extra == "torch"']
     code = ("import netdsl, sys; p = netdsl.check_file(sys.argv[1]); "
             "print(netdsl.__file__); print(p.networks[0].params)")
     run = subprocess.run([sys.executable, "-I", "-c",

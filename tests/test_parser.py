@@ -3,7 +3,6 @@ kept: the text under a node's span must be exactly what the user wrote for it.""
 
 from __future__ import annotations
 
-import marshal
 import os
 import subprocess
 import sys
@@ -12,7 +11,6 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES
 
-from netdsl import lalr
 from netdsl import nodes as n
 from netdsl.parser import parse
 
@@ -101,41 +99,63 @@ def test_calls_attributes_and_ternaries(body: list[n.Stmt]) -> None:
     assert text(call.func.pos) == "nn.Identity()"
     assert text(call.func.func.pos) == "nn.Identity"
 
-
-def _check_in_a_process(cache: Path) -> tuple[bool, str]:
-    """Checks an example in a new process with its own cache directory; whether Lark was
-    imported, and what check printed."""
-    script = ("import sys, netdsl\n"
+def _check_in_a_process(cache: Path) -> str:
+    """Checks an example in a new process with its own cache directory; what check found."""
+    script = ("import netdsl\n"
               f"program = netdsl.check_file({str(EXAMPLES / 'cifar10.net')!r})\n"
-              "print('lark' in sys.modules, program.networks[0].params)\n")
+              "print(program.networks[0].params)\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             env=dict(os.environ, XDG_CACHE_HOME=str(cache)), timeout=120)
     assert result.returncode == 0, result.stderr
-    imported, params = result.stdout.split()
-    return imported == "True", params
+    assert result.stderr == ""  # nothing about the cache reaches the user
+    return result.stdout.strip()
 
 
-def test_lark_is_imported_only_to_build_the_cached_tables(tmp_path: Path) -> None:
-    assert _check_in_a_process(tmp_path) == (True, "145578")  # cold: Lark makes the tables
-    tables = lalr.cache_path_in(tmp_path)
-    assert tables.is_file()
-    assert _check_in_a_process(tmp_path) == (False, "145578")  # warm: no Lark at all
-    tables.write_bytes(b"not marshal data")  # damaged: rebuilt, never trusted
-    assert _check_in_a_process(tmp_path) == (True, "145578")
-    assert _check_in_a_process(tmp_path) == (False, "145578")
+def _cache_files(cache: Path) -> list[Path]:
+    return sorted((cache / "netdsl").glob("grammar-*.lark-cache"))
 
 
-def test_tables_from_another_grammar_are_not_used(tmp_path: Path) -> None:
-    _check_in_a_process(tmp_path)
-    path = lalr.cache_path_in(tmp_path)
-    fmt, grammar, tables = marshal.loads(path.read_bytes())
-    path.write_bytes(marshal.dumps((fmt, grammar + "\n// changed", tables)))
-    assert lalr.load_tables(grammar + "\n// changed", path) is not None
-    assert _check_in_a_process(tmp_path) == (True, "145578")  # the real grammar: rebuilt
+def test_lark_keeps_the_analysed_grammar_in_the_users_cache(tmp_path: Path) -> None:
+    params = _check_in_a_process(tmp_path)
+    assert int(params) > 0
+    (cached,) = _cache_files(tmp_path)  # cold: Lark analysed the grammar and saved it
+    written = cached.read_bytes()
+    os.utime(cached, (1, 1))
+    assert _check_in_a_process(tmp_path) == params  # warm: loaded, not written again
+    assert cached.stat().st_mtime == 1 and cached.read_bytes() == written
+
+
+@pytest.mark.parametrize("damage", [b"not a cache", b"0" * 64 + b"\n", b""])
+def test_a_damaged_or_stale_cache_is_rebuilt_not_trusted(tmp_path: Path, damage: bytes) -> None:
+    params = _check_in_a_process(tmp_path)
+    (cached,) = _cache_files(tmp_path)
+    written = cached.read_bytes()
+    cached.write_bytes(damage if damage else written[: len(written) // 2])  # b"": truncated
+    assert _check_in_a_process(tmp_path) == params
+    repaired = cached.read_bytes()  # analysed again and saved over the damage
+    assert repaired.split(b"\n", 1)[0] == written.split(b"\n", 1)[0]
+    os.utime(cached, (1, 1))
+    assert _check_in_a_process(tmp_path) == params
+    assert cached.stat().st_mtime == 1  # and the repaired file is loaded, not rebuilt
 
 
 def test_an_unusable_cache_directory_only_costs_time(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")  # a cache "directory" under a file cannot be made
-    assert _check_in_a_process(blocker / "cache") == (True, "145578")
+    assert int(_check_in_a_process(blocker / "cache")) > 0
     assert not (blocker / "cache").exists()
+
+
+def test_first_runs_at_once_all_check_and_leave_a_usable_cache(tmp_path: Path) -> None:
+    script = ("import netdsl\n"
+              f"print(netdsl.check_file({str(EXAMPLES / 'cifar10.net')!r}).networks[0].params)\n")
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))
+    runs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env) for _ in range(4)]
+    outputs = {run.communicate(timeout=120) for run in runs}
+    assert all(run.returncode == 0 for run in runs), outputs
+    (params,) = {out.strip() for out, _ in outputs}
+    (cached,) = _cache_files(tmp_path)
+    os.utime(cached, (1, 1))
+    assert _check_in_a_process(tmp_path) == params
+    assert cached.stat().st_mtime == 1  # whichever run wrote last, its file loads

@@ -87,8 +87,25 @@ def write(module: ir.Module) -> Generated:
     return Generated(out.text(), out.line_map)
 
 
+TORCH_MISSING = "netdsl.build needs PyTorch, which is not installed: pip install netdsl[torch]"
+
+
+def require_torch() -> None:
+    """PyTorch is an extra (`netdsl[torch]`): checking, compiling and drawing never need it,
+    so a missing torch is said plainly where it is needed rather than as the generated
+    code's failed import. Only torch itself missing is translated; a torch that fails to
+    import for another reason raises as it is."""
+    try:
+        import torch  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if exc.name != "torch":
+            raise
+        raise ModuleNotFoundError(TORCH_MISSING, name="torch") from None
+
+
 def load_class(generated: Generated, name: str, file: str, known: list[str]) -> type:
     """Compile generated source in memory and return one of its classes."""
+    require_torch()
     digest = hashlib.sha1(generated.source.encode()).hexdigest()[:12]
     filename = f"<netdsl:{file}:{digest}>"
     linecache.cache[filename] = (len(generated.source), None,
