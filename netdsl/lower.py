@@ -193,6 +193,7 @@ class ClassLowering:
         self.current_frames: list[Frame] = frames
         self.explored_ifs: list[n.If] = []
         self.specialised: dict[str, Any] = {}  # hyperparameter -> the value it is fixed at
+        self.rebound = rebound_names(d)  # a size that names one of these is ambiguous
         self.flags = 0
 
     # ------------------------------------------------------------ assembling
@@ -634,7 +635,10 @@ class ClassLowering:
         if spec is None or rec.index >= 0:
             return ir.CallModule(attr, inputs)
         if spec.module:
-            return self.module_call(spec, attr, inputs, multi)
+            call = self.module_call(spec, attr, inputs, multi)
+            if len(rec.node.outputs) > 1 and not multi and isinstance(call, ir.CallModule):
+                call.first = True  # maxpool(return_indices=true): a pipeline takes the values
+            return call
         return self.functional(spec, site, inputs, frame, rec)
 
     def functional(self, spec: LayerSpec, site: Any, inputs: list[ir.Expr], frame: Frame,
@@ -663,6 +667,8 @@ class ClassLowering:
             if isinstance(code, ir.Const) and p.default is not REQUIRED and not p.star and \
                     code.code == py_literal(p.default):
                 defaulted.add(p.name)
+        if "keepdim" in args and "keepdim" not in defaulted:
+            defaulted.discard("dim")  # x.mean(keepdim=True) is refused: dim=None goes with it
         return forward_expr(spec.forward, inputs, args, defaulted)
 
     # ------------------------------------------------------------ constructors
@@ -745,9 +751,9 @@ class ClassLowering:
         for p in spec.torch_signature:
             if override is not None and p.name in override:
                 code = override[p.name]
-            elif p.name in given:
+            elif p.name in given and p.name not in rec.inferred:
                 code = self.sexpr(given[p.name])
-            elif p.name in rec.inferred:
+            elif p.name in rec.inferred:  # inferred, or given and checked (prelu("channels"))
                 pairs = [(f, r.inferred[p.name]) for f, r in self.uses_of(site, rec.index)
                          if p.name in r.inferred] or [(self.current_frames[0],
                                                        rec.inferred[p.name])]
@@ -914,8 +920,9 @@ class ClassLowering:
             return self.size_param(key, hint)  # the caller knows which way it went
         for ref in value.pinned:
             self.specialise(ref)
-        if isinstance(expr, Opaque) or any(r.kind not in ("hyper", "dim", "local", "anon")
-                                           for r in refs(expr)):
+        if isinstance(expr, Opaque) or any(
+                r.kind not in ("hyper", "dim", "local", "anon") or r.name in self.rebound
+                for r in refs(expr)):
             if self.is_block and key is not None:
                 return self.size_param(key, hint)
             for ref in refs(expr):
@@ -986,6 +993,21 @@ class ClassLowering:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def rebound_names(d: n.Definition) -> set[str]:
+    """Compile-time names a definition binds more than once (or rebinds a parameter or a
+    header dimension as): a size computed from one of them may have been computed from an
+    earlier binding, which __init__ no longer holds under that name."""
+    from .checker import header_dimensions, walk_statements
+
+    counts: dict[str, int] = {p.name: 1 for p in d.hyperparams}
+    for name in header_dimensions(d):
+        counts[name] = 1
+    for stmt in walk_statements(d.body):
+        if isinstance(stmt, n.Assign) and isinstance(stmt.target, n.Name):
+            counts[stmt.target.id] = counts.get(stmt.target.id, 0) + 1
+    return {name for name, count in counts.items() if count > 1}
 
 
 def expr_key(v: Any) -> Any:

@@ -119,8 +119,6 @@ def test_prelu_channels_record_holds_the_number() -> None:
     assert node.torch == "nn.PReLU(num_parameters=6)"
 
 
-@pytest.mark.xfail(strict=True, reason="backends/pytorch.py writes the source argument "
-                   "\"channels\" instead of the inferred num_parameters the record holds")
 def test_prelu_channels_generated_module() -> None:
     shapes, params = run_module('network T(x: [B, 6, 8, 8]):\n    x -> prelu("channels")\n',
                                 torch.randn(2, 6, 8, 8))
@@ -393,8 +391,6 @@ def test_rebinding_a_size_twice() -> None:
     assert net.params == sum(p.numel() for m in (first, second) for p in m.parameters())
 
 
-@pytest.mark.xfail(strict=True, reason="the generated __init__ rebinds w, and the second "
-                   "conv's in_channels (computed from the first w) is written as `w`")
 def test_rebinding_a_size_generated_module() -> None:
     shapes, params = run_module(REBIND, torch.randn(2, 3, 8, 8))
     assert (shapes, params) == ([(2, 2, 8, 8)], check(REBIND).networks[0].params)
@@ -403,9 +399,6 @@ def test_rebinding_a_size_generated_module() -> None:
 # ---------------------------------------------------------------- code generation still to fix
 
 
-@pytest.mark.xfail(strict=True, reason="backends/pytorch.py adds [0] only for entries marked "
-                   "primary in the catalogue, not for a node whose Applied.primary is set "
-                   "(maxpool(return_indices=true))")
 def test_return_indices_generated_module() -> None:
     values, _ = nn.MaxPool2d(2, return_indices=True)(torch.randn(2, 3, 8, 8))
     shapes, _ = run_module("network T(x: [B, 3, 8, 8]):\n"
@@ -414,8 +407,6 @@ def test_return_indices_generated_module() -> None:
     assert shapes == [tuple(values.shape)]
 
 
-@pytest.mark.xfail(strict=True, reason="backends/pytorch.py writes x.mean(keepdim=True), which "
-                   "torch refuses without dim=None")
 def test_reduction_keepdim_without_dim_generated_module() -> None:
     want = torch.mean(torch.randn(2, 3), dim=None, keepdim=True)
     shapes, _ = run_module("network T(x: [B, 3]):\n    x -> mean(keepdim=true)\n",
