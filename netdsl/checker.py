@@ -703,6 +703,7 @@ class Checker:
             elif isinstance(item, n.Keyword):
                 stack.append(item.value)
             elif isinstance(item, n.SyntaxNode):
+                attr: str
                 for attr in type(item).__slots__:
                     child = getattr(item, attr, None)
                     if isinstance(child, (list, tuple)):
@@ -1225,7 +1226,7 @@ class Checker:
             if not isinstance(layer, BlockValue):
                 return POISON
         if isinstance(layer, Repeated):
-            value: Any = inputs if len(inputs) != 1 else inputs[0]
+            value = inputs if len(inputs) != 1 else inputs[0]
             if layer.shared and layer.copies is None:
                 layer.copies = [self.fresh(layer.value, site, frame) for _ in range(layer.count)]
                 for copy in layer.copies:
@@ -1544,7 +1545,8 @@ class Checker:
                     names[axis] = expr.id
                     ref = Ref(expr.id, "dim")
                     child.mapping[ref] = actual
-                    child.env[expr.id] = SInt(int(actual), ref) if is_int(actual) else actual
+                    child.env[expr.id] = SInt(int(actual), ref) if isinstance(actual, int) \
+                        else actual
                     child.kinds[expr.id] = "dim"
                     continue
                 expected = self.eval(expr, child)
@@ -1560,7 +1562,7 @@ class Checker:
             if isinstance(actual, Sym):
                 new_shape.append(actual)
             elif names[axis] is not None:
-                new_shape.append(child.env[names[axis]])
+                new_shape.append(child.env[names[axis] or ""])
             else:
                 ref = Ref(f"{p.name}.{axis}", "anon")
                 child.mapping[ref] = actual
@@ -1792,7 +1794,7 @@ class Checker:
         self._names[d.name] = names
         return names
 
-    def site_prefix(self, callee: list[str], d: n.Definition) -> str | None:
+    def site_prefix(self, callee: Sequence[str], d: n.Definition) -> str | None:
         if len(callee) == 2 and callee[0] == "nn":
             spec = TORCH_CLASSES.get(callee[1])
             return spec.prefix if spec else snake(callee[1])
@@ -1887,7 +1889,8 @@ def generalise_repetition(steps: list[Any], count: Any) -> Any:
         if isinstance(last, Sym) or not isinstance(last, int):
             shape.append(last)
             continue
-        polys = [normal(expr_of(t.shape[axis])) if isinstance(t, Tensor) and len(ranks) == 1
+        polys = [normal(expr_of(t.shape[axis]))  # type: ignore[arg-type]  # not a Sym here
+                 if isinstance(t, Tensor) and len(ranks) == 1
                  else None for t in inputs]
         if any(p is None for p in polys) or len(polys) < 3:
             deps = frozenset(_refs_of(expr_of(last))) | count_refs
@@ -1902,7 +1905,8 @@ def generalise_repetition(steps: list[Any], count: Any) -> Any:
             shape.append(last)
         elif all(p == poly_scale_add(start, step, i)  # type: ignore[arg-type]
                  for i, p in enumerate(polys)):
-            expr = make_op("+", poly_expr(start), make_op("*", count, poly_expr(step)))
+            expr = make_op("+", poly_expr(start),  # type: ignore[arg-type]  # checked above
+                           make_op("*", count, poly_expr(step)))
             shape.append(SInt(int(last), expr) if not isinstance(expr, int) else int(last))
         else:
             deps = frozenset(_refs_of(expr_of(last))) | count_refs
@@ -1930,6 +1934,7 @@ def _mentions_names(e: n.Expr) -> bool:
         if isinstance(item, n.Name):
             return True
         if isinstance(item, n.Expr):
+            value: str
             for value in item.__slots__ if hasattr(item, "__slots__") else ():
                 child = getattr(item, value, None)
                 if isinstance(child, list):
@@ -1961,7 +1966,7 @@ def walk_statements(body: list[n.Stmt]) -> list[n.Stmt]:
     return out
 
 
-def walk_sites(stmt: n.Stmt) -> list[tuple[Any, list[str]]]:
+def walk_sites(stmt: n.Stmt) -> list[tuple[Any, Sequence[str]]]:
     """Stages and calls that may build a layer or block, in source order."""
     roots: list[Any] = []
     if isinstance(stmt, n.Assign):
@@ -1970,7 +1975,7 @@ def walk_sites(stmt: n.Stmt) -> list[tuple[Any, list[str]]]:
         roots = [stmt.value]
     elif isinstance(stmt, n.If):
         roots = [cond for cond, _ in stmt.branches]
-    found: list[tuple[Any, list[str]]] = []
+    found: list[tuple[Any, Sequence[str]]] = []
     stack = list(reversed(roots))
     while stack:
         item = stack.pop()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 
-from .checker import NetworkResult
+from .ir import Network
 from .dims import shape_str
 from .errors import Diagnostic
 from .program import Program
@@ -36,16 +36,16 @@ def program_html(program: Program, diagram: bool = True, collapse: bool | None =
     AUTO_COLLAPSE_LAYERS layers: ResNet-152 drawn layer by layer is 0.8 MB of SVG and
     seconds of Graphviz, too much for a notebook cell; collapsed it is a seventh of that."""
     parts = [STYLE, '<div class="netdsl">']
-    for net in program.networks:
+    for net in program.graphs:
         parts.append(network_table(net))
-    if not program.networks:
+    if not program.graphs:
         names = ", ".join(d.name for d in program.blocks)
         parts.append(f"<p>{html.escape(program.file)}: no networks; blocks checked for syntax "
                      f"and names: {html.escape(names)}</p>")
     if program.warnings:
         parts.append(diagnostics_html(program.warnings, program.sources))
-    if diagram and program.networks:
-        layers = sum(len(layer_rows(net)) for net in program.networks)
+    if diagram and program.graphs:
+        layers = sum(len(layer_rows(net)) for net in program.graphs)
         if collapse is None:
             collapse = layers > AUTO_COLLAPSE_LAYERS
             if collapse:
@@ -56,7 +56,7 @@ def program_html(program: Program, diagram: bool = True, collapse: bool | None =
     return "\n".join(parts)
 
 
-def network_table(net: NetworkResult) -> str:
+def network_table(net: Network) -> str:
     rows = []
     for node in layer_rows(net):
         name = node.name if node.name is not None else node.label

@@ -102,7 +102,7 @@ class Lowering:
         if key not in self._reached:
             self._reached[key] = {rec.value.definition.name for frame in self.frames_of(net)
                                   for recs in frame.sites.values() for rec in recs
-                                  if rec.kind == "block"}  # type: ignore[union-attr]
+                                  if isinstance(rec.value, BlockValue)}
         return self._reached[key]
 
     def frames_of(self, net: Any) -> list[Frame]:

@@ -925,7 +925,7 @@ def fold(call: Call) -> Applied:
     if ck % math.prod(k):
         raise ShapeError(f"fold needs dimension -2 ({ck}) divisible by the kernel size "
                          f"{math.prod(k)}", explain=[(0, x.rank - 2)])
-    blocks = 1
+    blocks: Dim = 1
     for i in range(2):
         blocks *= window_out(size[i], k[i], s[i], p[i], d[i], False, axis_names(2)[i], call.name)
     if x.shape[-1] != blocks:
