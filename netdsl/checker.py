@@ -1674,6 +1674,9 @@ class Checker:
         if isinstance(value, tuple):
             if len(e.items) != 1:
                 raise SourceError("a tuple takes one index", e.pos)
+            if isinstance(e.items[0], (n.Slice, n.EllipsisExpr)):
+                raise SourceError("a tuple takes an integer index, not a slice", e.items[0].pos,
+                                  fix="index its items one by one: (t[0], t[1])")
             i = self.eval(e.items[0], frame)
             if not is_int(i) or not -len(value) <= i < len(value):
                 raise SourceError(f"index {i!r} is out of range for a tuple of {len(value)}",

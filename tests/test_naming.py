@@ -80,3 +80,8 @@ def test_a_bound_block_must_fit_its_weights_at_every_use() -> None:
             "network N(x: [B, 4]):\n    k = K(8)\n    x -> k -> k\n")
     diag = error_of(text)
     assert "shares its weights" in diag.message
+
+
+def test_a_tuple_sliced_is_a_located_error_not_a_crash() -> None:
+    diag = error_of("network N(x: [B, 4]):\n    y = (x, x)[:]\n    y[0]\n")
+    assert "integer index, not a slice" in diag.message and (diag.line, diag.column) == (2, 16)
