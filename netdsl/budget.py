@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 MAX_NODES = 100_000  # layers, operations and block uses, all networks of a program together
 MAX_SECONDS = 30.0  # CPU time of one check (a real network takes milliseconds)
-CLOCK_EVERY = 256  # steps between two readings of the clock
+CLOCK_EVERY = 4096  # steps between two readings of the clock (a reading costs up to ms in a VM)
 
 
 class BudgetExceeded(Exception):  # named for what happened, like StopIteration

@@ -102,14 +102,15 @@ def test_programs_that_expand_without_end_stop_at_the_budget(tmp_path: Path) -> 
 
 def test_the_clock_is_part_of_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     """A check that runs past the time limit stops with a located error (the limit is set to
-    nothing here, so that the first reading of the clock, after 256 steps, is past it)."""
+    nothing here, so that the first reading of the clock, after budget.CLOCK_EVERY steps, is
+    past it)."""
     monkeypatch.setattr(budget, "MAX_SECONDS", 0.0)
     source = textwrap.dedent("""\
         block Pair(x: [B, 4]):
             x -> relu -> relu
 
         network Net(x: [B, 4]):
-            x -> Pair * 500
+            x -> Pair * 5000
     """)
     with pytest.raises(netdsl.NetDSLError) as info:
         netdsl.check_source(source, "clock.net")
