@@ -534,6 +534,8 @@ class Checker:
                 result = self.exec_stmt(stmt, frame, last=(i == len(body) - 1))
             except SourceError as err:
                 self.error(err, frame)
+                for later in err.later:
+                    self.error(later, frame)
                 self.poison_targets(stmt, frame)
                 result = POISON
         return result
@@ -932,22 +934,22 @@ class Checker:
                 if stage.shape is not None:
                     self.annotate(value, stage.shape, frame, stage.pos)
             except SourceError as err:
-                if frame.speculative:
-                    raise
-                self.error(err, frame)
-                self.check_later_stages(e.stages[i + 1:], frame)
-                return POISON
+                if not frame.speculative:
+                    err.later.extend(self.check_later_stages(e.stages[i + 1:], frame))
+                raise
         return value
 
-    def check_later_stages(self, stages: Sequence[n.Stage], frame: Frame) -> None:
+    def check_later_stages(self, stages: Sequence[n.Stage], frame: Frame) -> list[SourceError]:
         """After a failing stage, the later stages' own arguments are still checked (their
         input is unknown, so their shapes are not): one run reports every independent
         mistake of a pipeline."""
+        found = []
         for stage in stages:
             try:
                 self.stage_value(stage, frame)
             except SourceError as err:
-                self.error(err, frame)
+                found.append(err)
+        return found
 
     def stage_inputs(self, value: Any, stage: n.Stage) -> list[Any]:
         if isinstance(value, PrimaryTuple):

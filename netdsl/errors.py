@@ -108,6 +108,9 @@ class SourceError(Exception):
         super().__init__(message)
         self.diagnostic = Diagnostic(message, pos, notes=list(notes or []), fix=fix,
                                      fix_pos=fix_pos)
+        # independent errors found after this one in the same statement (the later stages
+        # of a pipeline), reported with it
+        self.later: list[SourceError] = []
 
 
 class NetDSLError(Exception):
