@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_errors import CASES
 
 import netdsl
@@ -242,3 +244,31 @@ def test_applying_every_rewrite_in_turn_leaves_a_valid_program() -> None:
         "inplace is a flag: it is true or false, not a number"]
     assert "conv(32, 5, stride=1, padding=1) -> maxpool(2, padding=1)" in source
     assert "linear(10, bias=false)" in source
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(channels=st.integers(1, 4), out=st.integers(1, 4), kernel=st.integers(1, 3),
+       extra=st.lists(st.integers(1, 2), min_size=1, max_size=2), torch_order=st.booleans())
+def test_a_conv_fix_means_what_pytorch_reads(channels: int, out: int, kernel: int,
+                                             extra: list[int], torch_order: bool) -> None:
+    """conv(...) with too many positional numbers: the rewritten layer is the nn.Conv2d
+    PyTorch builds from the same numbers, read in PyTorch's order when the first is the
+    input's channels (the numbers then fit both readings, and PyTorch's is the one a user
+    copying PyTorch code means), else with in_channels put in front."""
+    import torch
+
+    numbers = [channels, out, kernel, *extra] if torch_order else [out, kernel, *extra]
+    source = (f"network N(x: [B, {channels}, 9, 9]):\n"
+              f"    x -> conv({', '.join(map(str, numbers))})\n")
+    first = diagnostics_of(source)[0]
+    assert first.fix is not None and is_rewrite(first.fix), first.render()
+    fixed = apply(source, first)[0]
+    assert diagnostics_of(fixed) == [], fixed
+    module = netdsl.build(netdsl.check_source(fixed, "t.net"), "N")()
+    pytorch_order = numbers[0] == channels
+    reference = torch.nn.Conv2d(*([] if pytorch_order else [channels]), *numbers)
+    x = torch.randn(2, channels, 9, 9)
+    with torch.no_grad():
+        assert module(x).shape == reference(x).shape
+    assert sum(p.numel() for p in module.parameters()) == sum(
+        p.numel() for p in reference.parameters())
