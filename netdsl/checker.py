@@ -751,7 +751,26 @@ class Checker:
         return e.value
 
     def eval_TupleExpr(self, e: n.TupleExpr, frame: Frame) -> Any:
-        return tuple(primary(self.eval(item, frame)) for item in e.items)
+        return tuple(primary(v) for v in self.eval_each(e.items, frame))
+
+    def eval_each(self, items: Sequence[n.Expr], frame: Frame) -> list[Any]:
+        """Independent operands, each checked even when an earlier one fails: the first
+        error carries the others, so `(x -> a) + (x -> b)` reports both mistakes."""
+        values: list[Any] = []
+        first: SourceError | None = None
+        for item in items:
+            try:
+                values.append(self.eval(item, frame))
+            except SourceError as err:
+                if first is None:
+                    if frame.speculative:
+                        raise
+                    first = err
+                else:
+                    first.later.extend([err, *err.later])
+        if first is not None:
+            raise first
+        return values
 
     def eval_Annotated(self, e: n.Annotated, frame: Frame) -> Any:
         value = self.eval(e.value, frame)
@@ -816,8 +835,7 @@ class Checker:
         return value
 
     def eval_BinOp(self, e: n.BinOp, frame: Frame) -> Any:
-        left = self.eval(e.left, frame)
-        right = self.eval(e.right, frame)
+        left, right = self.eval_each((e.left, e.right), frame)
         if isinstance(left, Poison) or isinstance(right, Poison):
             return POISON
         left, right = primary(left), primary(right)

@@ -221,6 +221,20 @@ def test_four_independent_mistakes_of_one_pipeline_in_one_run() -> None:
     ]
 
 
+def test_the_mistakes_of_each_operand_and_tuple_item_in_one_run() -> None:
+    source = NET + ("    y = (x -> conv(3, 32, 5) -> relu(inplace=2)) + (x -> lin(3))\n"
+                    "    z = (x -> relu(inplace=3), x -> rellu) -> cat\n    y\n")
+    found = [(d.line, d.message) for d in diagnostics_of(source)]
+    assert found == [
+        (2, "conv takes 2 positional arguments (out_channels, kernel_size); the others go by "
+            "name"),
+        (2, "inplace is a flag: it is true or false, not an integer"),
+        (2, "unknown layer or block 'lin'"),
+        (3, "inplace is a flag: it is true or false, not an integer"),
+        (3, "unknown layer or block 'rellu'"),
+    ]
+
+
 def test_a_stage_after_a_failure_is_not_shape_checked() -> None:
     # the tutorial net: in_features=7 cannot be judged once conv failed, inplace=1.5 can
     source = NET + ("    x -> conv(32, 5, 1, 1) -> maxpool(2) -> linear(10, in_features=7)"
