@@ -233,6 +233,16 @@ def did_you_mean(name: str, options: Any) -> str | None:
     return f"did you mean {close!r}?" if close else None
 
 
+def did_you_mean_layer(name: str, options: Any) -> str | None:
+    """For an unknown layer: the netdsl spelling of a torch class (ReLU, MaxPool2d) or of a
+    name that differs only by case, before the closest spelling ('Relu' is not 'elu')."""
+    layer = name.lower() if name.lower() in LAYERS else next(
+        (spec.name for spec in LAYERS.values() if name in spec.classes), None)
+    if layer is None and name in TORCH_CLASSES:
+        layer = pytorch_spelling(name)
+    return f"did you mean {layer!r}?" if layer else did_you_mean(name, options)
+
+
 def snake(name: str) -> str:
     """ConvBNReLU -> conv_bn_relu, InceptionA -> inception_a, DoubleConv -> double_conv."""
     for word in ("ReLU", "GELU", "SiLU", "PReLU", "ELU"):
@@ -312,6 +322,10 @@ class Checker:
         self.spec_uses: dict[str, list[Frame]] = {}
         self._explored: dict[tuple[int, int], tuple[list[Frame], str | None]] = {}
         self.budget = Budget()  # all networks together; see budget.py
+        # for the warnings about silent pitfalls: the sizes of network inputs declared as the
+        # batch `B` (by id, each kept alive), and tensors an in-place layer overwrote
+        self.batch_whys: dict[int, Why] = {}
+        self.overwritten: dict[int, tuple[Tensor, LayerValue, Frame]] = {}
 
     # ------------------------------------------------------------ diagnostics
 
@@ -328,10 +342,11 @@ class Checker:
         self._add_context(diag, frame)
         self._add(diag, self.errors)
 
-    def warn(self, message: str, pos: Pos | None, frame: Frame | None) -> None:
+    def warn(self, message: str, pos: Pos | None, frame: Frame | None,
+             fix: str | None = None) -> None:
         if frame is not None and frame.speculative:
             return
-        diag = Diagnostic(message, pos, severity="warning")
+        diag = Diagnostic(message, pos, severity="warning", fix=fix)
         self._add_context(diag, frame)
         self._add(diag, self.warnings)
 
@@ -419,7 +434,8 @@ class Checker:
             frame.hyper_deps[p.name] = frozenset((Ref(p.name, "hyper"),))
             if p.default is None:
                 self.error(SourceError(f"network hyperparameter {p.name!r} needs a default "
-                                       f"value", p.pos, fix=f"write {p.name}=..."), None)
+                                       f"value", p.pos,
+                                       fix=f"give it a default, e.g. {p.name}=1"), None)
                 frame.env[p.name] = POISON
                 continue
             try:
@@ -446,7 +462,7 @@ class Checker:
     def network_input(self, p: n.Param, frame: Frame, override: list[Any] | None) -> Tensor:
         if p.type is None:
             raise SourceError(f"network input {p.name!r} needs a shape", p.pos,
-                              fix=f"write {p.name}: [B, ...]")
+                              fix=f"give it a shape, e.g. {p.name}: [B, ...]")
         dtype = self.dtype(p.type)
         whys: list[Why | None] = []
         shape: list[Dim] = []
@@ -477,7 +493,11 @@ class Checker:
             if override is not None and isinstance(item, str) and isinstance(value, Sym):
                 frame.env[item] = value
             shape.append(value)
-            whys.append(Why(value, f"the size {where}", kind="input"))
+            why = Why(value, f"the size {where}", kind="input")
+            whys.append(why)
+            if i == 0 and isinstance(p.type.shape.dims[0], n.Name) and \
+                    p.type.shape.dims[0].id == "B":
+                self.batch_whys[id(why)] = why
         if override is not None and p.type is not None:
             for dim_expr, value in zip(p.type.shape.dims, shape, strict=False):
                 if isinstance(dim_expr, n.Name) and isinstance(frame.env.get(dim_expr.id), Sym) \
@@ -538,6 +558,8 @@ class Checker:
                 result = self.exec_stmt(stmt, frame, last=(i == len(body) - 1))
             except SourceError as err:
                 self.error(err, frame)
+                for later in err.later:
+                    self.error(later, frame)
                 self.poison_targets(stmt, frame)
                 result = POISON
         return result
@@ -729,7 +751,10 @@ class Checker:
         env = frame.env
         if name in env:
             frame.bound.pop(name, None)
-            return env[name]
+            found = env[name]
+            if self.overwritten and id(found) in self.overwritten:
+                self.warn_overwritten(name, found, pos)
+            return found
         if name in LAYERS:
             return LayerFactory(LAYERS[name])
         if name in self.definitions and self.definitions[name].kind == "block":
@@ -739,7 +764,7 @@ class Checker:
                               f"network", pos, fix=f"declare it as `block {name}`")
         options = list(env) + list(LAYERS) + [k for k, d in self.definitions.items()
                                                if d.kind == "block"]
-        raise SourceError(f"unknown name {name!r}", pos, fix=did_you_mean(name, options))
+        raise SourceError(f"unknown name {name!r}", pos, fix=did_you_mean_layer(name, options))
 
     def eval_Number(self, e: n.Number, frame: Frame) -> Any:
         return e.value
@@ -751,7 +776,26 @@ class Checker:
         return e.value
 
     def eval_TupleExpr(self, e: n.TupleExpr, frame: Frame) -> Any:
-        return tuple(primary(self.eval(item, frame)) for item in e.items)
+        return tuple(primary(v) for v in self.eval_each(e.items, frame))
+
+    def eval_each(self, items: Sequence[n.Expr], frame: Frame) -> list[Any]:
+        """Independent operands, each checked even when an earlier one fails: the first
+        error carries the others, so `(x -> a) + (x -> b)` reports both mistakes."""
+        values: list[Any] = []
+        first: SourceError | None = None
+        for item in items:
+            try:
+                values.append(self.eval(item, frame))
+            except SourceError as err:
+                if first is None:
+                    if frame.speculative:
+                        raise
+                    first = err
+                else:
+                    first.later.extend([err, *err.later])
+        if first is not None:
+            raise first
+        return values
 
     def eval_Annotated(self, e: n.Annotated, frame: Frame) -> Any:
         value = self.eval(e.value, frame)
@@ -816,8 +860,7 @@ class Checker:
         return value
 
     def eval_BinOp(self, e: n.BinOp, frame: Frame) -> Any:
-        left = self.eval(e.left, frame)
-        right = self.eval(e.right, frame)
+        left, right = self.eval_each((e.left, e.right), frame)
         if isinstance(left, Poison) or isinstance(right, Poison):
             return POISON
         left, right = primary(left), primary(right)
@@ -868,7 +911,10 @@ class Checker:
         return repeated
 
     def eval_Call(self, e: n.Call, frame: Frame) -> Any:
-        func = self.eval(e.func, frame)
+        if isinstance(e.func, n.Attribute):  # F.relu(h): the fix needs the call's arguments
+            func = self.eval_Attribute(e.func, frame, e)
+        else:
+            func = self.eval(e.func, frame)
         if isinstance(func, Poison):
             return POISON
         if isinstance(func, (LayerValue, BlockValue, Repeated)):
@@ -887,31 +933,66 @@ class Checker:
                               "first parentheses", e.kwargs[0].pos)
         return [self.eval(a, frame) for a in e.args]
 
-    def eval_Attribute(self, e: n.Attribute, frame: Frame) -> Any:
+    def eval_Attribute(self, e: n.Attribute, frame: Frame, call: n.Call | None = None) -> Any:
         owner = e.value.id if isinstance(e.value, n.Name) else None
         if owner == "nn" and "nn" not in frame.env:
             return self.torch_factory(e.attr, e.pos)
         layer = pytorch_spelling(e.attr)
         if owner in ("F", "torch", "functional") and owner not in frame.env:
+            fix = self.call_as_stage(layer, call, [], frame) if layer and call else None
             raise SourceError(f"{owner}.{e.attr} is PyTorch's spelling; netdsl names its layers "
                               f"directly and applies them with ->", e.pos,
-                              fix=f"write x -> {layer}" if layer else None)
+                              fix=f"write {fix}" if fix else (
+                                  f"e.g. x -> {layer}" if layer else None),
+                              fix_pos=call.pos if fix and call else None)
         if owner is not None and frame.kinds.get(owner) == "tensor":
+            fix = self.call_as_stage(layer, call, [e.value], frame) if layer and call else None
             raise SourceError(f"tensors have no methods in netdsl; {owner}.{e.attr}(...) is a "
                               f"stage", e.pos,
-                              fix=f"write {owner} -> {layer}(...)" if layer else None)
+                              fix=f"write {fix}" if fix else (
+                                  f"e.g. {owner} -> {layer}(...)" if layer else None),
+                              fix_pos=call.pos if fix and call else None)
         raise SourceError("only torch classes are reached with '.', as in nn.Conv2d", e.pos)
+
+    def call_as_stage(self, layer: str, call: n.Call, tensors: list[n.Expr],
+                      frame: Frame) -> str | None:
+        """The netdsl stage for a PyTorch call such as `torch.cat((a, b), 1)` or `h.relu()`,
+        or None when its arguments do not evaluate (the error itself is reported)."""
+        try:
+            values = [(self.eval(a, frame), a) for a in [*tensors, *call.args]]
+            kw_values = [(k.name, self.eval(k.value, frame), k) for k in call.kwargs]
+        except SourceError:
+            return None
+        return self.as_stage(LAYERS[layer], values, kw_values)
 
     def eval_Pipeline(self, e: n.Pipeline, frame: Frame) -> Any:
         value = self.eval(e.head, frame)
-        for stage in e.stages:
+        for i, stage in enumerate(e.stages):
             if contains_poison(value):
                 return POISON
-            layer = self.stage_value(stage, frame)
-            value = self.apply(layer, self.stage_inputs(value, stage), stage, frame)
-            if stage.shape is not None:
-                self.annotate(value, stage.shape, frame, stage.pos)
+            inputs = self.stage_inputs(value, stage)
+            try:
+                layer = self.stage_value(stage, frame, inputs)
+                value = self.apply(layer, inputs, stage, frame)
+                if stage.shape is not None:
+                    self.annotate(value, stage.shape, frame, stage.pos)
+            except SourceError as err:
+                if not frame.speculative:
+                    err.later.extend(self.check_later_stages(e.stages[i + 1:], frame))
+                raise
         return value
+
+    def check_later_stages(self, stages: Sequence[n.Stage], frame: Frame) -> list[SourceError]:
+        """After a failing stage, the later stages' own arguments are still checked (their
+        input is unknown, so their shapes are not): one run reports every independent
+        mistake of a pipeline."""
+        found = []
+        for stage in stages:
+            try:
+                self.stage_value(stage, frame)
+            except SourceError as err:
+                found.append(err)
+        return found
 
     def stage_inputs(self, value: Any, stage: n.Stage) -> list[Any]:
         if isinstance(value, PrimaryTuple):
@@ -920,7 +1001,7 @@ class Checker:
             return list(value)
         return [value]
 
-    def stage_value(self, stage: n.Stage, frame: Frame) -> Any:
+    def stage_value(self, stage: n.Stage, frame: Frame, inputs: list[Any] | None = None) -> Any:
         callee = stage.callee
         if len(callee) == 2 and callee[0] == "nn" and "nn" not in frame.env:
             value: Any = self.torch_factory(callee[1], stage.pos)
@@ -934,7 +1015,7 @@ class Checker:
                 options += list(LAYERS) + [k for k, d in self.definitions.items()
                                            if d.kind == "block"]
                 raise SourceError(f"unknown layer or block {name!r}", stage.pos,
-                                  fix=did_you_mean(name, options))
+                                  fix=did_you_mean_layer(name, options))
             value = self.lookup(name, stage.pos, frame)
         if isinstance(value, Poison):
             return POISON
@@ -943,7 +1024,8 @@ class Checker:
                 raise SourceError(f"{stage.label!r} is already built; apply it with "
                                   f"`-> {stage.label}`", stage.pos)
             if isinstance(value, (LayerFactory, TorchFactory, BlockFactory)):
-                value = self.configure(value, stage.args, stage.kwargs, stage, stage.pos, frame)
+                value = self.configure(value, stage.args, stage.kwargs, stage, stage.pos, frame,
+                                       inputs)
             else:
                 raise SourceError(f"{stage.label!r} is {describe(value)}, not a layer or block",
                                   stage.pos)
@@ -977,20 +1059,20 @@ class Checker:
         return TorchFactory(name, TORCH_CLASSES.get(name))
 
     def configure(self, factory: Any, args: Sequence[n.Expr], kwargs: Sequence[n.Keyword],
-                  site: Any, pos: Pos, frame: Frame) -> Any:
+                  site: Any, pos: Pos, frame: Frame, inputs: list[Any] | None = None) -> Any:
         label = self.label(pos) or self.factory_name(factory)
         values = [(self.eval(a, frame), a) for a in args]
         kw_values = [(k.name, self.eval(k.value, frame), k) for k in kwargs]
         for value, expr in values + [(v, k.value) for _, v, k in kw_values]:
             if isinstance(value, Poison):
                 return POISON
-            if isinstance(primary(value), Tensor) or (
-                    isinstance(value, tuple) and any(isinstance(v, Tensor) for v in value)):
+            if _is_tensors(value):
                 name = self.factory_name(factory)
-                arg_text = self.label(expr.pos) or "x"
+                fix = self.as_stage(factory.spec, values, kw_values) if isinstance(
+                    site, n.Call) and isinstance(factory, LayerFactory) else None
                 raise SourceError(
                     f"the parentheses of {name} hold its arguments, never tensors",
-                    expr.pos, fix=f"write {arg_text} -> {name}")
+                    expr.pos, fix=f"write {fix}" if fix else None, fix_pos=site.pos)
             if isinstance(value, (LayerValue, BlockValue, LayerFactory, BlockFactory,
                                   TorchFactory, Repeated)):
                 raise SourceError(f"{describe(value)} cannot be an argument", expr.pos)
@@ -1000,9 +1082,10 @@ class Checker:
         if isinstance(factory, LayerFactory):
             spec = factory.spec
             if spec.inferred:
-                self.check_pytorch_order(spec, values)
+                self.check_pytorch_order(spec, values, kw_values, pos, inputs)
             bound, given = self.bind_args(spec.signature, spec.inferred, values, kw_values,
                                           spec.name, pos)
+            self.check_flags(spec, bound, given, values, kw_values)
             lv = LayerValue(spec, bound, given, label, pos, site)
             if args or kwargs:
                 lv.arg_refs, lv.flag_refs = self.argument_refs(values, kw_values, frame)
@@ -1098,10 +1181,48 @@ class Checker:
                               + (" (`/` always gives a number with a fraction; `//` divides "
                                  "whole numbers)" if fix else ""), expr.pos, fix=fix)
 
-    def check_pytorch_order(self, spec: LayerSpec, values: list[tuple[Any, n.Expr]]) -> None:
+    def check_flags(self, spec: LayerSpec, bound: dict[str, Any], given: AbstractSet[str],
+                    values: list[tuple[Any, n.Expr]],
+                    kw_values: list[tuple[str, Any, n.Keyword]]) -> None:
+        """A flag (an argument whose default is true or false) takes true or false:
+        `relu(inplace=1.5)` would otherwise be passed on to PyTorch, which reads it as true."""
+        where = {name: k.value.pos for name, _, k in kw_values}
+        where.update((p.name, e.pos) for p, (_, e) in zip(spec.signature, values, strict=False))
+        for p in spec.signature:
+            if isinstance(p.default, bool) and p.name in given and not isinstance(
+                    bound[p.name], bool) and p.name in where:
+                raise SourceError(f"{p.name} is a flag: it is true or false, not "
+                                  f"{describe(bound[p.name])}", where[p.name])
+
+    def keyword_text(self, k: n.Keyword) -> str:
+        """`dim=2` as written (a keyword's own span is its name)."""
+        end = k.value.pos
+        return self.label(Pos(k.pos.file, k.pos.line, k.pos.column, end.end_line,
+                              end.end_column))
+
+    def as_stage(self, spec: LayerSpec, values: list[tuple[Any, n.Expr]],
+                 kw_values: list[tuple[str, Any, n.Keyword]]) -> str | None:
+        """`cat((a, b), dim=2)` or `conv(x, 16, 3)` written as a stage, `(a, b) -> cat(dim=2)`
+        or `x -> conv(16, 3)`: the leading tensors are its inputs, the rest its arguments
+        (the required ones by position, the others by name)."""
+        count = next((i for i, (v, _) in enumerate(values) if not _is_tensors(v)), len(values))
+        if count == 0 or any(_is_tensors(v) for v, _ in values[count:]):
+            return None
+        texts = [self.label(e.pos) for _, e in values[:count]]
+        layer = self.rewrite_positional(spec, values[count:], kw_values)
+        if not all(texts) or layer is None:
+            return None
+        head = texts[0] if count == 1 else f"({', '.join(texts)})"
+        return f"{head} -> {layer}"
+
+    def check_pytorch_order(self, spec: LayerSpec, values: list[tuple[Any, n.Expr]],
+                            kw_values: list[tuple[str, Any, n.Keyword]], pos: Pos,
+                            inputs: list[Any] | None) -> None:
         """A layer whose input sizes are inferred takes only its required arguments by
         position: `batchnorm(16)` or `conv(3, 32, 5)` in PyTorch's order would otherwise
-        silently mean something else (eps=16; a kernel of 32)."""
+        silently mean something else (eps=16; a kernel of 32). The fix keeps every argument
+        the user wrote: the inferred sizes are dropped when they are PyTorch's (they equal
+        the input's), and the arguments after the required ones get their names."""
         required = [p.name for p in spec.signature if p.default is REQUIRED and not p.star]
         if len(values) <= len(required):
             return
@@ -1111,24 +1232,81 @@ class Checker:
             takes = (f"{spec.name} takes {len(required)} positional argument"
                      f"{'s' if len(required) > 1 else ''} ({', '.join(required)}); "
                      f"the others go by name")
+            shown = f"{spec.name}({', '.join(required)}, ...) here"
         else:
             takes = f"{spec.name} takes its arguments by name"
+            shown = (f"{spec.name} here; {spec.name}({spec.inferred[0]}=...) only checks the "
+                     f"size")
         torch_names = ", ".join([*spec.inferred, *required])
         cls = spec.classes[len(spec.classes) // 2] if spec.classes else spec.name  # the 2d one
-        if required and len(values) == len(required) + len(spec.inferred):
-            # exactly PyTorch's order: drop the sizes netdsl infers
-            kept = [self.label(e.pos) or "..." for _, e in values[len(spec.inferred):]]
-            fix = f"write {spec.name}({', '.join(kept)})"
-        elif required:
-            fix = f"e.g. {spec.name}({', '.join(required)}, stride=...)" if spec.name in (
-                "conv", "convtranspose") else None
+        notes = [f"netdsl infers {inferred} from the input, so PyTorch's "
+                 f"{cls}({torch_names}, ...) is {shown}"]
+        n_inferred = len(spec.inferred)
+        as_torch = self.rewrite_positional(spec, values[n_inferred:], kw_values) if len(
+            values) >= n_inferred + len(required) else None
+        as_netdsl = self.rewrite_positional(spec, values, kw_values)
+        fits = self.fits_pytorch_order(spec, values, kw_values, pos, inputs)
+        if not required:  # the first values can only be PyTorch's inferred sizes
+            fix = f"write {as_torch}" if as_torch else None
+        elif fits is True and as_torch:
+            fix = f"write {as_torch}"
+        elif fits is False or len(values) != n_inferred + len(required):
+            fix = f"write {as_netdsl}" if as_netdsl else None
+        elif as_torch and as_netdsl:  # the layer's input is not known here
+            first = self.label(values[0][1].pos) or "the first"
+            fix = f"e.g. {as_netdsl}; or {as_torch} if {first} is {spec.inferred[0]}"
         else:
-            fix = f"write {spec.name}, or {spec.name}({spec.inferred[0]}=...) to check the size"
-        raise SourceError(
-            takes, extra.pos,
-            notes=[f"netdsl infers {inferred} from the input, so PyTorch's "
-                   f"{cls}({torch_names}, ...) is {spec.name}({', '.join(required)}, ...) here"],
-            fix=fix)
+            fix = None
+        raise SourceError(takes, extra.pos, notes=notes, fix=fix,
+                          fix_pos=pos if fix and fix.startswith("write ") else None)
+
+    def rewrite_positional(self, spec: LayerSpec, values: list[tuple[Any, n.Expr]],
+                           kw_values: list[tuple[str, Any, n.Keyword]]) -> str | None:
+        """`conv(32, 3, 1, 1)` as `conv(32, 3, stride=1, padding=1)`: the required arguments
+        by position, the others named in signature order, skipping a parameter the value
+        cannot be (0.1 is lstm's dropout, not its bias); the user's keywords kept as written."""
+        texts = [self.label(e.pos) for _, e in values] + [self.keyword_text(k)
+                                                         for _, _, k in kw_values]
+        if not all(texts):
+            return None
+        written = {name for name, _, _ in kw_values}
+        params = [p for p in spec.signature if not p.star and p.name not in written]
+        required = [p for p in params if p.default is REQUIRED]
+        if len(values) < len(required):
+            return None
+        parts = texts[:len(required)]
+        optional = iter(p for p in params if p.default is not REQUIRED)
+        for (value, _), text in zip(values[len(required):], texts[len(required):len(values)],
+                                    strict=True):
+            param = next((p for p in optional if _could_be(value, p.default)), None)
+            if param is None:
+                return None
+            parts.append(f"{param.name}={text}")
+        parts += texts[len(values):]
+        return f"{spec.name}({', '.join(parts)})" if parts else spec.name
+
+    def fits_pytorch_order(self, spec: LayerSpec, values: list[tuple[Any, n.Expr]],
+                           kw_values: list[tuple[str, Any, n.Keyword]], pos: Pos,
+                           inputs: list[Any] | None) -> bool | None:
+        """Whether the first values are the sizes netdsl infers, i.e. the layer accepts its
+        input with them (None when the input is not known here)."""
+        if inputs is None or not inputs or not all(isinstance(primary(v), Tensor)
+                                                   for v in inputs):
+            return None
+        n_inferred = len(spec.inferred)
+        if len(values) < n_inferred:
+            return False
+        sizes: list[Any] = [(name, value, None)
+                            for name, (value, _) in zip(spec.inferred, values, strict=False)]
+        try:
+            bound, given = self.bind_args(spec.signature, spec.inferred, values[n_inferred:],
+                                          [*kw_values, *sizes], spec.name, pos)
+            args = {k: v for k, v in bound.items() if v is not REQUIRED}
+            spec.rule(s.Call(spec.name, args, [primary(v).tt for v in inputs], given))
+        except (SourceError, s.ShapeError, TypeError, ValueError, AttributeError,
+                ZeroDivisionError, OverflowError):
+            return False
+        return True
 
     def block_hyper(self, d: n.Definition, bound: dict[str, Any], frame: Frame) -> dict[str, Any]:
         """Hyperparameter values; defaults may refer to earlier hyperparameters."""
@@ -1346,7 +1524,39 @@ class Checker:
                                 index=index))
         for message in applied.warnings:
             self.warn(message, lv.pos, frame)
+        self.warn_pitfalls(lv, inputs, frame)
         return outputs
+
+    def warn_pitfalls(self, lv: LayerValue, inputs: list[Tensor], frame: Frame) -> None:
+        """Programs that check and run but do not compute what they seem to."""
+        spec, x = lv.spec, inputs[0]
+        assert spec is not None
+        if spec.name in ("lstm", "gru", "rnn") and x.tt.rank == 3 and not lv.args.get(
+                "batch_first") and self.is_batch(x, 0):
+            self.warn(f"{spec.name} reads dimension 0 of its input as time, but dimension 0 of "
+                      f"{x.tt} is the batch: without batch_first=true the samples of a batch "
+                      f"are mixed as the steps of one sequence", lv.pos, frame,
+                      fix=f"add batch_first=true to {spec.name}")
+        if spec.name == "linear" and x.tt.rank == 4:
+            self.warn(f"linear on the 4-dimensional {x.tt} acts on the last dimension only, "
+                      f"keeping {x.tt.rank - 1} others; a flatten before it may be missing",
+                      lv.pos, frame, fix="e.g. -> flatten -> linear(...)")
+        if lv.args.get("inplace") is True and any(
+                isinstance(v, Tensor) and v is x for v in frame.env.values()):
+            self.overwritten[id(x)] = (x, lv, frame)
+
+    def is_batch(self, t: Tensor, axis: int) -> bool:
+        """Whether a dimension is the batch: the size B, or a network input's size declared
+        as B (given a number by --input)."""
+        why = t.whys[axis] if axis < len(t.whys) else None
+        return t.shape[axis] == Sym.named("B") or (why is not None and id(why) in
+                                                   self.batch_whys)
+
+    def warn_overwritten(self, name: str, value: Tensor, pos: Pos) -> None:
+        _, lv, frame = self.overwritten[id(value)]
+        self.warn(f"{lv.label} overwrites {name!r} in place, and {name!r} is used again at "
+                  f"{pos.short}: that use reads {lv.label}'s output, not the {name!r} computed "
+                  f"before it", lv.pos, frame, fix="leave out inplace=true")
 
     def _args_text(self, lv: LayerValue) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in lv.args.items() if k in lv.given) or "none"
@@ -1826,6 +2036,27 @@ def least_pinned(shape: tuple[Dim, ...], operands: list[Tensor]) -> tuple[Dim, .
                     best = d
         out[axis] = best
     return tuple(out)
+
+
+def _is_tensors(value: Any) -> bool:
+    return isinstance(primary(value), Tensor) or (
+        isinstance(value, tuple) and any(isinstance(v, Tensor) for v in value))
+
+
+def _could_be(value: Any, default: Any) -> bool:
+    """Whether a positional value can be the argument whose default is `default`: a flag
+    takes a bool, a count an int (or a tuple of them), a rate a number, a mode a string."""
+    if default is None:
+        return True
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if isinstance(default, int):
+        return is_int(value) or (isinstance(value, tuple) and all(map(is_int, value)))
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
 
 
 def _pin_count(d: Any) -> int:

@@ -42,6 +42,9 @@ class Diagnostic:
     severity: str = "error"
     notes: list[str] = field(default_factory=list)
     fix: str | None = None
+    # the text a `write ...` fix replaces, when wider than the span the caret marks: the
+    # caret points at the culprit (`1` in `conv(32, 3, 1)`), the fix rewrites the call
+    fix_pos: Pos | None = None
 
     @property
     def line(self) -> int:
@@ -101,9 +104,13 @@ class SourceError(Exception):
     """A single located fact about bad source, raised by inner passes."""
 
     def __init__(self, message: str, pos: Pos | None, *, notes: list[str] | None = None,
-                 fix: str | None = None) -> None:
+                 fix: str | None = None, fix_pos: Pos | None = None) -> None:
         super().__init__(message)
-        self.diagnostic = Diagnostic(message, pos, notes=list(notes or []), fix=fix)
+        self.diagnostic = Diagnostic(message, pos, notes=list(notes or []), fix=fix,
+                                     fix_pos=fix_pos)
+        # independent errors found after this one in the same statement (the later stages
+        # of a pipeline), reported with it
+        self.later: list[SourceError] = []
 
 
 class NetDSLError(Exception):

@@ -11,9 +11,9 @@ from __future__ import annotations
 import html
 import re
 
-from .ir import Network
 from .dims import shape_str
 from .errors import Diagnostic
+from .ir import Network
 from .program import Program
 from .report import layer_rows, node_params, signature
 
