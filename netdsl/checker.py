@@ -1503,10 +1503,10 @@ class Checker:
                                 inputs[0].whys[-1] if inputs[0].whys else None))
                 params = 0
         is_module = spec.module
-        name = self.attr_name(frame, site, lv, index) if is_module else None
+        attribute = self.attr_name(frame, site, lv, index) if is_module else None
         values = args  # built for this call and not kept by the rule, so completed in place
         values.update(applied.inferred)
-        node = self.new_node("layer" if is_module else "op", spec.name, name, lv.label,
+        node = self.new_node("layer" if is_module else "op", spec.name, attribute, lv.label,
                              (torch_text, spec, applied.cls, values), lv.pos, inputs, frame)
         node.params = params
         for block in node.scope:  # each enclosing block use totals its layers
