@@ -185,6 +185,13 @@ def test_every_fix_is_applied_or_is_advice(source: str, diag: Diagnostic) -> Non
     after = diagnostics_of(fixed)
     assert not [d for d in after if d.message == diag.message and d.line == diag.line], (
         fixed, [d.render() for d in after])
+    # and the rewritten text is itself right: no error points into it (an error after it,
+    # in a stage its mistake hid, may appear)
+    start = diag.fix_pos or diag.pos
+    assert start is not None and "\n" not in new
+    inside = [d for d in after if d.line == start.line
+              and start.column <= d.column < start.column + len(new)]
+    assert inside == [], (fixed, [d.render() for d in inside])
     if is_rewrite(fix):
         assert user_names(old) <= user_names(new), (old, new)
 
