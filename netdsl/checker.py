@@ -1179,7 +1179,8 @@ class Checker:
             said = f"{text} is {bad!r}" if text and text != repr(bad) else f"it is {bad!r}"
             raise SourceError(f"{name} must be an integer, but {said}"
                               + (" (`/` always gives a number with a fraction; `//` divides "
-                                 "whole numbers)" if fix else ""), expr.pos, fix=fix)
+                                 "whole numbers)" if fix else ""), expr.pos, fix=fix,
+                              fix_pos=pos if fix else None)
 
     def check_flags(self, spec: LayerSpec, bound: dict[str, Any], given: AbstractSet[str],
                     values: list[tuple[Any, n.Expr]],

@@ -60,6 +60,7 @@ MISLEADING = [
 
 # errors with fixes that tests/test_errors.py does not make
 MORE = [
+    ("integer-division", NET + "    x -> conv(16 / 4, 1)\n"),
     ("network-in-network", "network A(x: [B, 3]):\n    x\nnetwork N(x: [B, 3]):\n    x -> A\n"),
     ("block-without-hyperparameters", "block A(x):\n    x -> relu\nnetwork N(x: [B, 3]):\n"
                                       "    x -> A(4)\n"),
