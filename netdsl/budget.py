@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from .errors import Diagnostic, Pos
 
 if TYPE_CHECKING:
-    from .checker import Frame
+    from .check import Frame
 
 MAX_NODES = 100_000  # layers, operations and block uses, all networks of a program together
 MAX_SECONDS = 30.0  # CPU time of one check (a real network takes milliseconds)

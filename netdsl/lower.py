@@ -30,7 +30,8 @@ from typing import Any
 from . import ir
 from . import nodes as n
 from .catalogue import MODULE_ATTRIBUTES, REQUIRED, LayerSpec, Param
-from .checker import Checker, Frame, SiteRecord, _substitute, flat_tensors
+from .check import Checker, Frame, SiteRecord, flat_tensors
+from .check.scope import _substitute
 from .dims import Opaque, Ref, SInt, Sym, normal, poly_difference, poly_scale_add, refs, render_poly
 from .errors import SourceError
 from .lower_exprs import PRECEDENCE, Unsupported, forward_expr, operator_code
@@ -716,7 +717,7 @@ class ClassLowering:
         return self.size_param(SiteKey(id(site), rec.index, arg, inner), arg)
 
     def all_ifs(self) -> list[n.If]:
-        from .checker import walk_statements
+        from .check import walk_statements
 
         return [s for s in walk_statements(self.d.body) if isinstance(s, n.If)]
 
@@ -999,7 +1000,7 @@ def rebound_names(d: n.Definition) -> set[str]:
     """Compile-time names a definition binds more than once (or rebinds a parameter or a
     header dimension as): a size computed from one of them may have been computed from an
     earlier binding, which __init__ no longer holds under that name."""
-    from .checker import header_dimensions, walk_statements
+    from .check import header_dimensions, walk_statements
 
     counts: dict[str, int] = {p.name: 1 for p in d.hyperparams}
     for name in header_dimensions(d):

@@ -19,7 +19,7 @@ from . import ir
 from . import nodes as n
 from .budget import BudgetExceeded
 from .catalogue import LAYERS, MODULE_ATTRIBUTES
-from .checker import RESERVED_NAMES, Checker, Frame, NetworkResult, validate_name
+from .check import RESERVED_NAMES, Checker, Frame, NetworkResult, validate_name
 from .errors import Diagnostic, NetDSLError, Pos, SourceError
 from .parser import MAX_SOURCE_BYTES, parse
 
@@ -231,7 +231,7 @@ def check(text: str, filename: str, inputs: dict[str, list[Any]] | None = None) 
     network_inputs = {p.name for d in main for p in d.inputs}
     for name in overrides:
         if name not in network_inputs:  # a wrong command line, not an error in the source
-            from .checker import did_you_mean
+            from .check import did_you_mean
 
             hint = did_you_mean(name, network_inputs)
             raise UnknownInput(f"no network in {filename} has an input {name!r}"

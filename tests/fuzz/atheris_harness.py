@@ -24,7 +24,7 @@ with atheris.instrument_imports():
     import netdsl
     import netdsl.backends.dot
     import netdsl.backends.pytorch
-    import netdsl.checker
+    import netdsl.check
     import netdsl.parser
     import netdsl.program
 

@@ -1,0 +1,502 @@
+"""Evaluation: statements, bindings and compile-time expressions of a body."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .. import nodes as n
+from ..catalogue import (
+    LAYERS,
+    MODULE_ATTRIBUTES,
+)
+from ..dims import (
+    NO_REFS,
+    Ref,
+    SInt,
+    Sym,
+    expr_of,
+    pin,
+    refs,
+)
+from ..errors import Pos, SourceError
+from ..values import (
+    POISON,
+    BlockFactory,
+    BlockValue,
+    LayerFactory,
+    LayerValue,
+    Poison,
+    Repeated,
+    Tensor,
+    TorchFactory,
+    describe,
+)
+from .control import pin_branch
+from .diagnostics import did_you_mean_layer, pytorch_spelling, validate_name
+from .naming import header_dimensions
+from .scope import Frame, _local_expr, contains_poison, flat_tensors, is_int, primary
+
+if TYPE_CHECKING:
+    from .checker import Checker
+
+
+_EVAL: dict[type, Any] = {}  # expression class -> Checker.eval_<class>
+
+
+_REPEATABLE = (LayerValue, BlockValue, LayerFactory, BlockFactory, TorchFactory)
+
+
+_APPLICABLE = (LayerValue, BlockValue, LayerFactory, BlockFactory, TorchFactory, Repeated)
+
+
+def _mentions_names(e: n.Expr) -> bool:
+    stack: list[Any] = [e]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, n.Name):
+            return True
+        if isinstance(item, n.Expr):
+            value: str
+            for value in item.__slots__ if hasattr(item, "__slots__") else ():
+                child = getattr(item, value, None)
+                if isinstance(child, list):
+                    stack.extend(c for c in child if isinstance(c, n.Expr))
+                elif isinstance(child, n.Expr):
+                    stack.append(child)
+    return False
+
+
+MAX_INT = 1 << 62
+
+
+class Evaluation:
+    """Scopes and evaluation: statements, bindings and compile-time expressions."""
+
+    def run_body(self: Checker, frame: Frame) -> Any:
+        result = self.exec_block(frame.definition.body, frame)
+        if frame.returned:
+            result = frame.output
+        if result is None and not frame.speculative:
+            what = frame.definition.kind
+            self.error(SourceError(f"{what} {frame.definition.name} has no output: end its body "
+                                   f"with an expression or `return`", frame.definition.pos),
+                       frame)
+            result = POISON
+        if not frame.speculative:
+            for name, pos in frame.bound.items():
+                if name.startswith("_"):  # Python's convention for a value left unused
+                    continue
+                if frame.kinds.get(name) == "tensor" and not contains_poison(frame.env.get(name)):
+                    self.warn(f"{name!r} is computed but never used", pos, frame)
+                elif frame.kinds.get(name) == "layer":
+                    self.warn(f"layer {name!r} is never applied", pos, frame)
+        frame.output = result
+        return result
+
+    def exec_block(self: Checker, body: list[n.Stmt], frame: Frame) -> Any:
+        result = None
+        for i, stmt in enumerate(body):
+            if frame.returned:
+                self.warn("this statement comes after `return` and is never run", stmt.pos, frame)
+                break
+            self.budget.step(stmt.pos, frame)
+            try:
+                result = self.exec_stmt(stmt, frame, last=(i == len(body) - 1))
+            except SourceError as err:
+                self.error(err, frame)
+                for later in err.later:
+                    self.error(later, frame)
+                self.poison_targets(stmt, frame)
+                result = POISON
+        return result
+
+    def poison_targets(self: Checker, stmt: n.Stmt, frame: Frame) -> None:
+        if isinstance(stmt, n.Assign):
+            for name in self.target_names(stmt.target):
+                frame.env[name] = POISON
+                frame.bound.pop(name, None)
+
+    def target_names(self: Checker, target: n.Expr) -> list[str]:
+        if isinstance(target, n.Name):
+            return [target.id]
+        if isinstance(target, n.TupleExpr):
+            return [name for item in target.items for name in self.target_names(item)]
+        return []
+
+    def exec_stmt(self: Checker, stmt: n.Stmt, frame: Frame, last: bool) -> Any:
+        if isinstance(stmt, n.Assign):
+            value = self.eval(stmt.value, frame)
+            self.assign(stmt.target, value, frame, stmt.value)
+            return None
+        if isinstance(stmt, n.ExprStmt):
+            value = self.eval(stmt.value, frame)
+            if not last and not contains_poison(value) and flat_tensors(value):
+                self.warn("this expression's result is not used", stmt.pos, frame)
+            return value
+        if isinstance(stmt, n.Return):
+            value = self.eval(stmt.value, frame)
+            frame.output = value
+            frame.returned = True
+            return value
+        if isinstance(stmt, n.If):
+            forced = self.forced.get(id(stmt)) if frame.speculative else None
+            if forced is not None:  # exploring a branch no use takes, for generated code
+                frame.branches[id(stmt)] = forced
+                body = stmt.branches[forced][1] if forced < len(stmt.branches) else stmt.orelse
+                saved = frame.control
+                frame.control = saved.union(*(self.value_refs(c, frame)
+                                              for c, _ in stmt.branches))
+                try:
+                    return self.exec_block(body or [], frame)
+                finally:
+                    frame.control = saved
+            saved = frame.control
+            try:
+                for index, (cond, body) in enumerate(stmt.branches):
+                    taken = self.condition(cond, frame)
+                    frame.control = frame.control | self.value_refs(cond, frame)
+                    if taken:
+                        frame.branches[id(stmt)] = index
+                        return self.exec_block(body, frame)
+                frame.branches[id(stmt)] = len(stmt.branches)
+                return self.exec_block(stmt.orelse, frame) if stmt.orelse else None
+            finally:
+                frame.control = saved
+        return None  # pass
+
+    def condition(self: Checker, cond: n.Expr, frame: Frame) -> bool:
+        value = self.eval(cond, frame)
+        if isinstance(value, Poison):
+            raise SourceError("condition depends on an earlier error", cond.pos)
+        if isinstance(value, Tensor):
+            raise SourceError("`if` chooses at compile time: its condition must be a "
+                              "hyperparameter or dimension, not a tensor", cond.pos)
+        if isinstance(value, Sym):
+            raise SourceError(f"the condition depends on the symbolic dimension {value}, "
+                              f"whose value is unknown until run time", cond.pos)
+        return bool(value)
+
+    def assign(self: Checker, target: n.Expr, value: Any, frame: Frame, source: n.Expr) -> None:
+        if isinstance(target, n.Name):
+            validate_name(target.id, target.pos, "a value")
+            self.bind(target.id, primary(value), frame, target.pos, source)
+            return
+        if isinstance(target, n.TupleExpr):
+            if isinstance(value, Poison):
+                for name in self.target_names(target):
+                    frame.env[name] = POISON
+                return
+            if not isinstance(value, tuple):
+                raise SourceError(f"cannot unpack {describe(value)} into "
+                                  f"{len(target.items)} names", target.pos)
+            if len(value) != len(target.items):
+                raise SourceError(f"cannot unpack {len(value)} values into "
+                                  f"{len(target.items)} names", target.pos)
+            for item, v in zip(target.items, value, strict=True):
+                self.assign(item, v, frame, source)
+            return
+        raise SourceError("only names and tuples of names can be assigned to", target.pos)
+
+    def bind(self: Checker, name: str, value: Any, frame: Frame, pos: Pos, source: n.Expr) -> None:
+        if name in LAYERS or name in self.definitions:
+            what = "layer" if name in LAYERS else "block"
+            raise SourceError(f"{name!r} is the name of a {what}; choose another name", pos)
+        if frame.kinds.get(name) == "dim" and name in header_dimensions(frame.definition):
+            raise SourceError(f"{name!r} is a dimension of {frame.definition.name}'s input; "
+                              f"it is the size the input has and cannot be rebound", pos,
+                              fix=f"choose another name, e.g. {name}_out")
+        if isinstance(value, (LayerFactory, BlockFactory, TorchFactory)):
+            kind = self.factory_name(value)
+            raise SourceError(f"`{name} = {kind}` names a kind of layer, not a layer: bind a "
+                              f"built one to share its weights, or write {kind}(...) at each "
+                              f"use", pos, fix=f"e.g. {name} = {kind}(...)")
+        if isinstance(value, (LayerValue, BlockValue, Repeated)) and name in MODULE_ATTRIBUTES:
+            raise SourceError(f"{name!r} would replace nn.Module's own attribute {name!r} in "
+                              f"the generated module", pos,
+                              fix=f"choose another name, e.g. {name}_layer")
+        if isinstance(value, Tensor) or (isinstance(value, tuple) and flat_tensors(value)):
+            frame.kinds[name] = "tensor"
+            frame.bound[name] = pos
+        elif isinstance(value, Repeated):
+            value.shared = True
+            value.binding = name
+            frame.kinds[name] = "layer"
+            frame.bound[name] = pos
+        elif isinstance(value, (LayerValue, BlockValue)):
+            if value.shared and value.binding != name:
+                raise SourceError(f"{value.binding!r} and {name!r} would name the same layer",
+                                  pos, fix=f"use {value.binding!r}")
+            value.shared = True
+            value.binding = name
+            frame.kinds[name] = "layer"
+            frame.bound[name] = pos
+        elif is_int(value) and not isinstance(value, Sym):
+            frame.local_deps[name] = self.value_refs(source, frame) | frame.control
+            previous = frame.kinds.get(name)
+            if previous is None and _mentions_names(source):
+                frame.local_exprs[name] = expr_of(value) if isinstance(value, SInt) else None
+                value = SInt(int(value), Ref(name, "local"))
+                frame.kinds[name] = "local"
+            elif previous in ("local", "hyper", "dim"):
+                frame.local_exprs[name] = _local_expr(name, value, frame)
+                if isinstance(value, SInt) or _mentions_names(source):
+                    value = SInt(int(value), Ref(name, "local"))
+                frame.kinds[name] = "local"
+            else:
+                frame.kinds[name] = "local"
+        else:
+            frame.local_deps[name] = self.value_refs(source, frame) | frame.control
+            frame.kinds[name] = "local"
+        if frame.control:  # a value computed in a branch holds for that branch only
+            value = pin_branch(value, frame.control)
+        frame.env[name] = value
+
+    def value_refs(self: Checker, e: n.Expr, frame: Frame) -> frozenset[Ref]:
+        """The names of the class that a compile-time expression's value depends on."""
+        out: set[Ref] = set()
+        stack: list[Any] = [e]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, n.Name):
+                value = frame.env.get(item.id)
+                kind = frame.kinds.get(item.id)
+                if isinstance(value, SInt):
+                    out.update(refs(value.expr))
+                    out.update(value.pinned)
+                    out.update(value.branch)
+                elif kind == "hyper":
+                    out.add(Ref(item.id, "hyper"))
+                elif kind == "local":
+                    out.update(frame.local_deps.get(item.id, NO_REFS))
+            elif isinstance(item, n.Keyword):
+                stack.append(item.value)
+            elif isinstance(item, n.SyntaxNode):
+                attr: str
+                for attr in type(item).__slots__:
+                    child = getattr(item, attr, None)
+                    if isinstance(child, (list, tuple)):
+                        stack.extend(c for c in child if isinstance(c, n.SyntaxNode))
+                    elif isinstance(child, n.SyntaxNode):
+                        stack.append(child)
+        return frozenset(out)
+
+    def eval(self: Checker, e: n.Expr, frame: Frame) -> Any:
+        method = _EVAL.get(e.__class__)
+        if method is None:  # one method per node class, looked up once; kept unbound, as a
+            # bound one would tie the checker in a cycle with itself and keep its whole graph
+            # for the cyclic collector instead of freeing it when the program goes
+            method = _EVAL[e.__class__] = getattr(type(self), "eval_" + type(e).__name__)
+        return method(self, e, frame)
+
+    def eval_Name(self: Checker, e: n.Name, frame: Frame) -> Any:
+        return self.lookup(e.id, e.pos, frame)
+
+    def lookup(self: Checker, name: str, pos: Pos, frame: Frame) -> Any:
+        env = frame.env
+        if name in env:
+            frame.bound.pop(name, None)
+            found = env[name]
+            if self.overwritten and id(found) in self.overwritten:
+                self.warn_overwritten(name, found, pos)
+            return found
+        if name in LAYERS:
+            return LayerFactory(LAYERS[name])
+        if name in self.definitions and self.definitions[name].kind == "block":
+            return BlockFactory(self.definitions[name])
+        if name in self.definitions:
+            raise SourceError(f"{name!r} is a network; only blocks can be used inside another "
+                              f"network", pos, fix=f"declare it as `block {name}`")
+        options = list(env) + list(LAYERS) + [k for k, d in self.definitions.items()
+                                               if d.kind == "block"]
+        raise SourceError(f"unknown name {name!r}", pos, fix=did_you_mean_layer(name, options))
+
+    def eval_Number(self: Checker, e: n.Number, frame: Frame) -> Any:
+        return e.value
+
+    def eval_String(self: Checker, e: n.String, frame: Frame) -> Any:
+        return e.value
+
+    def eval_Constant(self: Checker, e: n.Constant, frame: Frame) -> Any:
+        return e.value
+
+    def eval_TupleExpr(self: Checker, e: n.TupleExpr, frame: Frame) -> Any:
+        return tuple(primary(v) for v in self.eval_each(e.items, frame))
+
+    def eval_Annotated(self: Checker, e: n.Annotated, frame: Frame) -> Any:
+        value = self.eval(e.value, frame)
+        self.annotate(value, e.shape, frame, e.value.pos)
+        return value
+
+    def eval_Ternary(self: Checker, e: n.Ternary, frame: Frame) -> Any:
+        value = self.eval(e.then if self.condition(e.cond, frame) else e.otherwise, frame)
+        # the other side is not evaluated, so what comes of the value is right only for
+        # this side: pinned to the condition (a local bound to it is written from its
+        # source instead, see bind)
+        return pin(value, self.value_refs(e.cond, frame))
+
+    def eval_BoolOp(self: Checker, e: n.BoolOp, frame: Frame) -> Any:
+        value: Any = None
+        for item in e.values:
+            value = self.compile_time(self.eval(item, frame), item.pos, e.op)
+            if (e.op == "and" and not value) or (e.op == "or" and value):
+                return value
+        return value
+
+    def eval_UnaryOp(self: Checker, e: n.UnaryOp, frame: Frame) -> Any:
+        value = self.eval(e.operand, frame)
+        if isinstance(value, Poison):
+            return POISON
+        if e.op == "not":
+            return not self.compile_time(value, e.operand.pos, "not")
+        if isinstance(value, Tensor):
+            return self.tensor_op("neg", [value], e, frame)
+        if not isinstance(value, (int, float, Sym)) or isinstance(value, bool):
+            raise SourceError(f"cannot apply {e.op!r} to {describe(value)}", e.pos)
+        return -value if e.op == "-" else value
+
+    def eval_Compare(self: Checker, e: n.Compare, frame: Frame) -> Any:
+        left = self.compile_time(self.eval(e.left, frame), e.left.pos, "a comparison")
+        for op, right_e in zip(e.ops, e.comparators, strict=True):
+            right = self.compile_time(self.eval(right_e, frame), right_e.pos, "a comparison")
+            if isinstance(left, Sym) or isinstance(right, Sym):
+                if op in ("==", "!=") and isinstance(left, Sym) and isinstance(right, Sym):
+                    ok = (left == right) == (op == "==")
+                else:
+                    raise SourceError("a symbolic dimension has no value until run time; it "
+                                      "cannot be compared", e.pos)
+            else:
+                try:
+                    ok = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+                          "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
+                          ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}[op](left, right)
+                except TypeError:
+                    raise SourceError(f"cannot compare {describe(left)} with {describe(right)}",
+                                      e.pos) from None
+            if not ok:
+                return False
+            left = right
+        return True
+
+    def compile_time(self: Checker, value: Any, pos: Pos, where: str) -> Any:
+        if isinstance(value, Poison):
+            raise SourceError(f"{where} depends on an earlier error", pos)
+        if isinstance(value, Tensor):
+            raise SourceError(f"{where} works on compile-time values, not tensors", pos)
+        return value
+
+    def eval_BinOp(self: Checker, e: n.BinOp, frame: Frame) -> Any:
+        left, right = self.eval_each((e.left, e.right), frame)
+        if isinstance(left, Poison) or isinstance(right, Poison):
+            return POISON
+        left, right = primary(left), primary(right)
+        if isinstance(left, Tensor) or isinstance(right, Tensor):
+            return self.tensor_binop(e, left, right, frame)
+        if e.op == "*" and isinstance(left, _REPEATABLE):
+            return self.repeat(left, right, e.right.pos, e.pos)
+        if e.op == "*" and isinstance(right, _REPEATABLE):
+            return self.repeat(right, left, e.left.pos, e.pos)
+        return self.arith(e.op, left, right, e)
+
+    def arith(self: Checker, op: str, left: Any, right: Any, e: n.BinOp) -> Any:
+        ok_types = (int, float, Sym)
+        if isinstance(left, bool) or isinstance(right, bool) or not (
+                isinstance(left, ok_types) and isinstance(right, ok_types)):
+            if op == "+" and isinstance(left, tuple) and isinstance(right, tuple):
+                return left + right
+            if op == "+" and isinstance(left, str) and isinstance(right, str):
+                return left + right
+            raise SourceError(f"cannot use {op!r} on {describe(left)} and {describe(right)}",
+                              e.pos)
+        if op == "@":
+            raise SourceError("'@' multiplies tensors, not numbers", e.pos)
+        if op in ("/", "//", "%") and not isinstance(right, Sym) and right == 0:
+            raise SourceError("division by zero", e.right.pos)
+        if op == "/":
+            if isinstance(left, Sym) or isinstance(right, Sym):
+                raise SourceError("'/' gives a fraction; use '//' for dimensions", e.pos)
+            return left / right
+        result = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+                  "//": lambda a, b: a // b, "%": lambda a, b: a % b}[op](left, right)
+        if isinstance(result, int) and abs(result) > MAX_INT:
+            raise SourceError("integer too large", e.pos)
+        if isinstance(result, float) and not math.isfinite(result):
+            raise SourceError("number too large", e.pos)
+        return result
+
+    def repeat(self: Checker, value: Any, count: Any, count_pos: Pos, pos: Pos) -> Repeated:
+        if not is_int(count) or count < 1:
+            raise SourceError(f"a stage repeats a positive whole number of times, got "
+                              f"{count!r}", count_pos)
+        if count > 10000:
+            raise SourceError(f"{int(count)} repetitions is more than netdsl builds (10000)",
+                              count_pos)
+        repeated = Repeated(value, int(count), pos)
+        if isinstance(count, SInt):  # a count code generation may write as a loop
+            repeated.count_expr = count.expr
+        return repeated
+
+    def eval_Call(self: Checker, e: n.Call, frame: Frame) -> Any:
+        if isinstance(e.func, n.Attribute):  # F.relu(h): the fix needs the call's arguments
+            func = self.eval_Attribute(e.func, frame, e)
+        else:
+            func = self.eval(e.func, frame)
+        if isinstance(func, Poison):
+            return POISON
+        if isinstance(func, (LayerValue, BlockValue, Repeated)):
+            return self.apply(func, self.tensor_args(e, frame), e, frame)
+        if isinstance(func, BlockFactory) and not func.definition.hyperparams and (
+                e.args or e.kwargs):
+            # a block with a single parameter list takes its inputs in its one call
+            return self.apply(func, self.tensor_args(e, frame), e, frame)
+        if isinstance(func, (LayerFactory, TorchFactory, BlockFactory)):
+            return self.configure(func, e.args, e.kwargs, e, e.pos, frame)
+        raise SourceError(f"{describe(func)} cannot be called", e.func.pos)
+
+    def tensor_args(self: Checker, e: n.Call, frame: Frame) -> list[Any]:
+        if e.kwargs:
+            raise SourceError("tensors are passed by position; keyword arguments go in the "
+                              "first parentheses", e.kwargs[0].pos)
+        return [self.eval(a, frame) for a in e.args]
+
+    def eval_Attribute(self: Checker, e: n.Attribute, frame: Frame,
+                       call: n.Call | None = None) -> Any:
+        owner = e.value.id if isinstance(e.value, n.Name) else None
+        if owner == "nn" and "nn" not in frame.env:
+            return self.torch_factory(e.attr, e.pos)
+        layer = pytorch_spelling(e.attr)
+        if owner in ("F", "torch", "functional") and owner not in frame.env:
+            fix = self.call_as_stage(layer, call, [], frame) if layer and call else None
+            raise SourceError(f"{owner}.{e.attr} is PyTorch's spelling; netdsl names its layers "
+                              f"directly and applies them with ->", e.pos,
+                              fix=f"write {fix}" if fix else (
+                                  f"e.g. x -> {layer}" if layer else None),
+                              fix_pos=call.pos if fix and call else None)
+        if owner is not None and frame.kinds.get(owner) == "tensor":
+            fix = self.call_as_stage(layer, call, [e.value], frame) if layer and call else None
+            raise SourceError(f"tensors have no methods in netdsl; {owner}.{e.attr}(...) is a "
+                              f"stage", e.pos,
+                              fix=f"write {fix}" if fix else (
+                                  f"e.g. {owner} -> {layer}(...)" if layer else None),
+                              fix_pos=call.pos if fix and call else None)
+        raise SourceError("only torch classes are reached with '.', as in nn.Conv2d", e.pos)
+
+    def eval_each(self: Checker, items: Sequence[n.Expr], frame: Frame) -> list[Any]:
+        """Independent operands, each checked even when an earlier one fails: the first
+        error carries the others, so `(x -> a) + (x -> b)` reports both mistakes."""
+        values: list[Any] = []
+        first: SourceError | None = None
+        for item in items:
+            try:
+                values.append(self.eval(item, frame))
+            except SourceError as err:
+                if first is None:
+                    if frame.speculative:
+                        raise
+                    first = err
+                else:
+                    first.later.extend([err, *err.later])
+        if first is not None:
+            raise first
+        return values
