@@ -21,6 +21,7 @@ from . import nodes as n
 from .catalogue import LAYERS, REQUIRED, TORCH_CLASSES, LayerSpec
 from .dims import Sym, dim_str
 from .errors import Diagnostic, NetDSLError, Pos
+from .layers_doc import netdsl_literal, netdsl_signature
 from .program import Program, load
 from .values import Node
 
@@ -249,7 +250,7 @@ def assigned_nodes(analysis: Analysis, program: Program, definition: n.Definitio
 
 def value_text(value: Any) -> str:
     if isinstance(value, bool) or value is None:
-        return literal(value)
+        return netdsl_literal(value)
     return dim_str(value) if isinstance(value, (int, Sym)) else str(value)
 
 
@@ -378,29 +379,6 @@ class Completion:
     documentation: str = ""
 
 
-def literal(value: Any) -> str:
-    """A default as netdsl spells it: true, none, "zeros"."""
-    if value is True or value is False:
-        return "true" if value else "false"
-    if value is None:
-        return "none"
-    if isinstance(value, str):
-        return f'"{value}"'
-    return repr(value)
-
-
-def signature_text(spec: LayerSpec) -> str:
-    parts = []
-    for p in spec.signature:
-        if p.star:
-            parts.append(f"*{p.name}")
-        elif p.default is REQUIRED:
-            parts.append(p.name)
-        else:
-            parts.append(f"{p.name}={literal(p.default)}")
-    return f"{spec.name}({', '.join(parts)})"
-
-
 def open_call(prefix: str) -> tuple[str | None, bool]:
     """The callee of the innermost parenthesis still open at the end of `prefix` (None when
     there is none), and whether the end is inside a comment or a string."""
@@ -459,7 +437,7 @@ def completions(analysis: Analysis, line: int, column: int,
         call_text = prefix[prefix.rfind(callee + "("):]
         given = set(re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)", call_text))
         return [c for c in argument_completions(definitions, callee) if c.label[:-1] not in given]
-    items = [Completion(spec.name, "layer", layer_detail(spec), signature_text(spec))
+    items = [Completion(spec.name, "layer", layer_detail(spec), netdsl_signature(spec))
              for spec in LAYERS.values()]
     items += [Completion(d.name, "block", f"{d.kind} {header(d)}") for d in definitions.values()]
     return items
@@ -477,8 +455,9 @@ def argument_completions(definitions: dict[str, n.Definition], callee: str
     if spec is not None:
         names = spec.torch_signature if callee.startswith("nn.") else spec.signature
         return [Completion(f"{p.name}=", "argument",
-                           "required" if p.default is REQUIRED else f"default {literal(p.default)}",
-                           signature_text(spec))
+                           "required" if p.default is REQUIRED
+                           else f"default {netdsl_literal(p.default)}",
+                           netdsl_signature(spec))
                 for p in names if not p.star]
     definition = definitions.get(callee)
     if definition is not None:

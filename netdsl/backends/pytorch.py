@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import ir
+from ..spelling import operand
 from .writer import Writer
 
 # Helper functions a generated module may need, by the name lowering asks for. Each one is
@@ -269,12 +270,4 @@ def _slice(s: ir.Slice) -> str:
 
 def _atomic(code: str) -> bool:
     """A constant that needs no parentheses as an operand: a name, number or call."""
-    depth = 0
-    for ch in code:
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == " " and depth == 0:
-            return False
-    return not code.startswith("-")
+    return operand(code) == code and not code.startswith("-")
