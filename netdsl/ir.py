@@ -15,7 +15,7 @@ Two levels, as a compiler for a module language needs them:
   subscripts). The PyTorch backend reads only this.
 
 Compile-time expressions in a ClassDef are :data:`Code`: Python source over the class's
-constructor parameters and locals, built by lowering (netdsl/lower.py) only from
+constructor parameters and locals, built by lowering (netdsl/lower/) only from
 validated names, operators and ``repr``-written literals, so a backend may paste them.
 """
 

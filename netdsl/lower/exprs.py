@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import ir
-from . import nodes as n
-from .dims import Op, Opaque, Ref
-from .spelling import Forward
+from .. import ir
+from .. import nodes as n
+from ..dims import Op, Opaque, Ref
+from ..spelling import Forward
 
 PRECEDENCE = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, "//": 6,
               "%": 6, "@": 6, "unary": 7}
