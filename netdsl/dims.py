@@ -75,16 +75,19 @@ def make_op(op: str, left: Expr, right: Expr) -> Expr:
     return Op(op, left, right, size)
 
 
-def render_expr(e: Expr, parent: int = 0, right_side: bool = False) -> str:
-    """Python source for an expression, with only the parentheses it needs."""
+def render_expr(e: Expr, parent: int = 0, right_side: bool = False,
+                names: dict[Ref, str] | None = None) -> str:
+    """Python source for an expression, with only the parentheses it needs; `names` maps
+    names to what code generation calls them."""
     if isinstance(e, int):
         return repr(int(e)) if e >= 0 or parent == 0 else f"({int(e)!r})"
     if isinstance(e, Ref):
-        return e.name
+        return names.get(e, e.name) if names else e.name
     if isinstance(e, Opaque):
         return "<opaque>"
     prec = PRECEDENCE[e.op]
-    text = f"{render_expr(e.left, prec)} {e.op} {render_expr(e.right, prec, True)}"
+    text = (f"{render_expr(e.left, prec, names=names)} {e.op} "
+            f"{render_expr(e.right, prec, True, names)}")
     if prec < parent or (prec == parent and right_side):
         return f"({text})"
     return text

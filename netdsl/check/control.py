@@ -88,7 +88,7 @@ def generalise_repetition(steps: list[Any], count: Any) -> Any:
         return steps[-1]
     inputs = [primary(v) for v in steps]
     ranks = {len(t.shape) for t in inputs if isinstance(t, Tensor)}
-    count_refs = frozenset(r for r in _refs_of(count))
+    count_refs = frozenset(r for r in refs(count))
     shape: list[Any] = []
     for axis, last in enumerate(final.shape):
         if isinstance(last, Sym) or not isinstance(last, int):
@@ -98,7 +98,7 @@ def generalise_repetition(steps: list[Any], count: Any) -> Any:
                  if isinstance(t, Tensor) and len(ranks) == 1
                  else None for t in inputs]
         if any(p is None for p in polys) or len(polys) < 3:
-            deps = frozenset(_refs_of(expr_of(last))) | count_refs
+            deps = frozenset(refs(expr_of(last))) | count_refs
             if len(polys) >= 2 and all(p == polys[0] for p in polys if p is not None) and \
                     None not in polys:
                 shape.append(last)
@@ -114,14 +114,9 @@ def generalise_repetition(steps: list[Any], count: Any) -> Any:
                            make_op("*", count, poly_expr(step)))
             shape.append(SInt(int(last), expr) if not isinstance(expr, int) else int(last))
         else:
-            deps = frozenset(_refs_of(expr_of(last))) | count_refs
+            deps = frozenset(refs(expr_of(last))) | count_refs
             shape.append(SInt(int(last), Opaque(deps)))
     tensor = Tensor(s.TT(tuple(shape), final.tt.dtype), final.whys, final.producer, final.index)
     if isinstance(steps[-1], PrimaryTuple):
         return PrimaryTuple((tensor, *steps[-1][1:]))
     return tensor
-
-
-def _refs_of(expr: Any) -> list[Ref]:
-
-    return refs(expr) if not isinstance(expr, int) else []

@@ -8,7 +8,6 @@ from typing import Any
 
 from .. import ir
 from .. import nodes as n
-from ..dims import Op, Opaque, Ref
 from ..spelling import Forward
 
 PRECEDENCE = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, "//": 6,
@@ -45,20 +44,6 @@ def operator_code(e: n.Expr, prec: int, sub: Callable[[n.Expr, int], str]) -> st
         text = f"{sub(e.then, 1)} if {sub(e.cond, 1)} else {sub(e.otherwise, 0)}"
         return f"({text})" if prec > 0 else text
     return f"({text})" if p < prec else text
-
-
-def render_tree(expr: Any, names: dict[Ref, str], parent: int = 0, right: bool = False) -> str:
-    """An expression tree as written (for what has no normal form: division by a name)."""
-    if isinstance(expr, Ref):
-        return names.get(expr, expr.name)
-    if isinstance(expr, int):
-        return repr(int(expr))
-    if isinstance(expr, Opaque):
-        raise Unsupported("an opaque size")
-    assert isinstance(expr, Op)
-    p = PRECEDENCE[expr.op]
-    text = f"{render_tree(expr.left, names, p)} {expr.op} {render_tree(expr.right, names, p, True)}"
-    return f"({text})" if p < parent or (p == parent and right) else text
 
 
 # ---------------------------------------------------------------- forward spellings

@@ -19,6 +19,7 @@ from ..dims import (
     poly_difference,
     poly_scale_add,
     refs,
+    render_expr,
     render_poly,
 )
 from ..errors import SourceError
@@ -368,9 +369,7 @@ class Sizes:
         names = self.ref_names(refs(expr))
         poly = normal(expr)
         if poly is None:
-            from .exprs import render_tree
-
-            return render_tree(expr, names)
+            return render_expr(expr, names=names)  # a division by a name: as written
         return render_poly(poly, names)
 
     def axis_name(self: ClassLowering, expr: Any) -> str | None:
