@@ -91,9 +91,10 @@ class NetdslLexer(RegexLexer):
              bygroups(Keyword.Declaration, Whitespace, Name.Class)),
             (words(("network", "block"), suffix=END_OF_WORD), Keyword.Declaration),
             (rf"import{END_OF_WORD}", Keyword.Namespace),
-            (words(("if", "elif", "else", "return", "pass", "as"), suffix=END_OF_WORD), Keyword),
+            (words(("if", "elif", "else", "for", "in", "return", "pass", "as"), suffix=END_OF_WORD),
+             Keyword),
             (words(("and", "or", "not"), suffix=END_OF_WORD), Operator.Word),
-            (words(("true", "false", "none"), suffix=END_OF_WORD), Keyword.Constant),
+            (words(("true", "false", "none", "inf"), suffix=END_OF_WORD), Keyword.Constant),
             # an exact torch class: nn.Conv2d
             (rf"(nn)(\.)({IDENTIFIER})", bygroups(Name.Namespace, Punctuation, Name.Class)),
             # a dtype stands between an input's `:` and its shape: `ids: long[B, T]`
@@ -107,7 +108,7 @@ class NetdslLexer(RegexLexer):
             (DIGITS, Number.Integer),
             (r"->", Operator),
             (r"\.\.\.", Punctuation),
-            (r"==|!=|<=|>=|//|[<>+\-*/%@]", Operator),
+            (r"==|!=|<=|>=|//|\*\*|[<>+\-*/%@]", Operator),
             (r"[(\[]", Punctuation, "brackets"),
             (r"[:,.]", Punctuation),
         ],

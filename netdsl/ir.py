@@ -60,9 +60,11 @@ class Call:
 
 @dataclass(eq=False)
 class Sequential:
-    """`nn.Sequential(a, b, c)`: the copies of a repeated stage, written out."""
+    """`nn.Sequential(a, b, c)`: the copies of a repeated stage, written out; with
+    container "ModuleList", the layers a `for` loop builds, one per iteration."""
 
     items: list[Ctor]
+    container: str = "Sequential"
 
 
 @dataclass(eq=False)
@@ -71,8 +73,9 @@ class Repeat:
     constructor parameter (or long), each copy built from the loop index."""
 
     item: Ctor
-    count: Code
+    count: Code  # what range() takes: `layers`, or `1, depth, 2`
     index: str | None  # the loop variable the item's arguments use; None: `_`
+    container: str = "Sequential"  # or "ModuleList": a `for` loop's layers, iterated in forward
 
 
 Ctor = Union[Call, Sequential, Repeat]
@@ -241,7 +244,17 @@ class If:
     orelse: list[ForwardStmt]
 
 
-ForwardStmt = Union[Assign, Return, If]
+@dataclass(eq=False)
+class For:
+    """`for layer in self.layers:` or `for conv, norm in zip(self.convs, self.norms):` (one
+    generic body serves every iteration of a netdsl `for`), or `for _ in range(self.steps):`."""
+
+    target: str | tuple[object, ...]
+    iterable: Expr
+    body: list[ForwardStmt]
+
+
+ForwardStmt = Union[Assign, Return, If, For]
 
 # ---------------------------------------------------------------- classes
 

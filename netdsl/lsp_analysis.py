@@ -214,6 +214,8 @@ def statements(body: list[n.Stmt]) -> Iterator[n.Stmt]:
                 yield from statements(branch)
             if stmt.orelse:
                 yield from statements(stmt.orelse)
+        elif isinstance(stmt, n.For):
+            yield from statements(stmt.body)
 
 
 def frames_of(program: Program, name: str) -> list[Any]:

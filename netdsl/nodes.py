@@ -76,7 +76,7 @@ class TupleExpr(Expr):
 
 @syntax
 class BinOp(Expr):
-    op: str  # + - * / // % @
+    op: str  # + - * / // % @ **
     left: Expr
     right: Expr
 
@@ -217,6 +217,16 @@ class Pass(Stmt):
 class If(Stmt):
     branches: list[tuple[Expr, list[Stmt]]]  # if and elifs, in order
     orelse: list[Stmt] | None
+
+
+@syntax
+class For(Stmt):
+    """``for target in range(...):``, run at check time once per value."""
+
+    target: str
+    target_pos: Pos
+    iter: Expr  # the range(...) call, as written
+    body: list[Stmt]
 
 
 # ---------------------------------------------------------------- definitions

@@ -42,7 +42,8 @@ TERMINAL_WORDS = {
     "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "_ARROW": "'->'", "DOT": "'.'",
     "COMP_OP": "a comparison", "ADD_OP": "'+' or '-'", "MUL_OP": "an operator",
     "BLOCK": "'block'", "NETWORK": "'network'", "IMPORT": "'import'", "RETURN": "'return'",
-    "IF": "'if'", "ELIF": "'elif'", "ELSE": "'else'", "AS": "'as'", "NOT": "'not'",
+    "IF": "'if'", "FOR": "'for'", "IN": "'in'", "POW_OP": "'**'", "INF": "'inf'",
+    "ELIF": "'elif'", "ELSE": "'else'", "AS": "'as'", "NOT": "'not'",
     "AND": "'and'", "OR": "'or'", "TRUE": "'true'", "FALSE": "'false'", "NONE": "'none'",
     "PASS": "'pass'", "ELLIPSIS": "'...'",
 }
@@ -158,11 +159,66 @@ def parse(text: str, file: str = "<string>") -> n.Module:
 # ---------------------------------------------------------------- syntax errors
 
 
+# Python statements netdsl does not have, by the word that starts them: what to write instead
+NOT_IN_NETDSL = {
+    "while": "netdsl has no `while`: a loop runs at compile time over "
+             "`for i in range(n):` with a compile-time n",
+    "def": "netdsl has no functions: define a `block Name(...)(x: [...]):` and apply it "
+           "with `x -> Name`",
+    "class": "netdsl has no classes: a `network` or `block` definition is the module",
+    "lambda": "netdsl has no lambdas: define a `block` and apply it with `->`",
+    "try": "netdsl has no exceptions: `netdsl check` reports what would fail",
+    "with": "netdsl has no `with` statements",
+    "yield": "netdsl has no generators: return a tuple of tensors",
+    "del": "netdsl has no `del`: a name is rebound, or left unused with a leading `_`",
+    "global": "netdsl has no global names: pass values as hyperparameters",
+    "break": "netdsl has no `break`: a `for` loop runs over its whole range",
+    "continue": "netdsl has no `continue`: put the body under an `if`",
+    "raise": "netdsl has no `raise`: `netdsl check` reports errors itself",
+    "assert": "netdsl has no `assert`: annotate a shape instead, `x: [B, 64]`, and the "
+              "checker verifies it",
+    "from": "netdsl imports other .net files with `import \"file.net\"`; torch needs no "
+            "import",
+}
+AUGMENTED = ("+=", "-=", "*=", "/=", "//=", "%=", "@=", "**=")
+
+
+def _not_in_netdsl(text: str, line: int, file: str) -> SourceError | None:
+    """Python that is not netdsl, recognised by the line it is on."""
+    lines = text.split("\n")
+    source = lines[line - 1] if 0 < line <= len(lines) else ""
+    stripped = source.split("#", 1)[0].strip()
+    word = stripped.split(" ", 1)[0].split("(", 1)[0].rstrip(":")
+    column = len(source) - len(stripped) + 1
+    if NOT_IN_NETDSL.get(word):
+        return SourceError(NOT_IN_NETDSL[word], Pos(file, line, column, line,
+                                                    column + len(word)))
+    for op in sorted(AUGMENTED, key=len, reverse=True):
+        at = source.find(f" {op} ")
+        if at >= 0:
+            target = source[:at].strip()
+            value = source[at + len(op) + 2:].split("#", 1)[0].strip()
+            if " " in value:
+                value = f"({value})"
+            return SourceError(f"netdsl has no augmented assignment `{op}`",
+                               Pos(file, line, at + 2, line, at + 2 + len(op)),
+                               fix=f"write {target} = {target} {op[:-1]} {value}")
+    if "[" in source and " for " in source[source.index("["):]:
+        return SourceError("netdsl has no list comprehensions: write a `for` loop, or "
+                           "repeat a stage with `* n`", Pos(file, line, column, line,
+                                                            column + 1))
+    return None
+
+
 def _syntax_error(err: UnexpectedInput, file: str, parser: Lark, layout: Layout) -> SourceError:
     from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
     line, column = err.line if err.line > 0 else 1, err.column if err.column > 0 else 1
     pos = Pos(file, line, column, line, column + 1)
+    if isinstance(err, (UnexpectedCharacters, UnexpectedToken)):
+        foreign = _not_in_netdsl(layout.text, line, file)
+        if foreign is not None:
+            return foreign
     if isinstance(err, UnexpectedCharacters):
         char = err.char
         if char == "'":
@@ -343,6 +399,11 @@ class ToNodes:
         last = (orelse or branches[-1][1])[-1]
         return n.If(_join(self.file, keyword, last.pos), branches, orelse)
 
+    def for_stmt(self, items: list[Any]) -> n.For:
+        keyword, target, iterable, body = items
+        return n.For(_join(self.file, keyword, body[-1].pos), str(target), self._tok(target),
+                     iterable, body)
+
     def elif_clause(self, items: list[Any]) -> tuple[str, Any, Any]:
         return ("elif", items[0], items[1])
 
@@ -453,6 +514,7 @@ class ToNodes:
 
     arith = _binary_chain
     term = _binary_chain
+    pow_op = _binary_chain
 
     def unary(self, items: list[Any]) -> n.Expr:
         op, operand = items
@@ -516,6 +578,9 @@ class ToNodes:
         except (ValueError, SyntaxError, Warning):
             self.problem("invalid escape in string", self._tok(tok))
             return ""
+
+    def inf(self, items: list[Token]) -> n.Number:
+        return n.Number(self._tok(items[0]), float("inf"))
 
     def true(self, items: list[Token]) -> n.Constant:
         return n.Constant(self._tok(items[0]), True)

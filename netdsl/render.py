@@ -27,7 +27,7 @@ def py_literal(value: Any, symbolic: bool = False) -> str:
     if isinstance(value, int):
         return repr(int(value))
     if isinstance(value, float):
-        return repr(value)
+        return float_code(value)
     if isinstance(value, str):
         return py_str(value)
     if isinstance(value, Sym):
@@ -36,6 +36,16 @@ def py_literal(value: Any, symbolic: bool = False) -> str:
         items = [py_literal(v, symbolic) for v in value]
         return f"({items[0]},)" if len(items) == 1 else "(" + ", ".join(items) + ")"
     raise TypeError(f"not a literal: {value!r}")
+
+
+def float_code(value: float) -> str:
+    """A float as Python source: `inf` is no Python literal, so infinities are spelled
+    `float("inf")` (what masked_fill(-inf) writes)."""
+    if value != value:
+        raise TypeError("NaN is not a netdsl value")
+    if value in (float("inf"), float("-inf")):
+        return f'float("{value}")'
+    return repr(value)
 
 
 def render_call(name: str, args: list[Any], kwargs: dict[str, Any],

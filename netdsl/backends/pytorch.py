@@ -181,6 +181,9 @@ def forward_statements(out: Writer, stmts: list[ir.ForwardStmt]) -> None:
             out.writeline(f"{pattern(stmt.target)} = {expr(stmt.value)}", stmt.pos)
         elif isinstance(stmt, ir.Return):
             out.writeline(f"return {expr(stmt.value)}", stmt.pos)
+        elif isinstance(stmt, ir.For):
+            out.writeline(f"for {pattern(stmt.target)} in {expr(stmt.iterable)}:")
+            block(out, stmt.body, forward_statements)
         else:
             for k, (cond, body) in enumerate(stmt.branches):
                 out.writeline(f"{'if' if k == 0 else 'elif'} {expr(cond)}:")
@@ -220,9 +223,15 @@ def constructor(ctor: ir.Ctor) -> str:
     if isinstance(ctor, ir.Call):
         return f"{ctor.func}({', '.join([*ctor.args, *(f'{k}={v}' for k, v in ctor.kwargs)])})"
     if isinstance(ctor, ir.Sequential):
-        return f"nn.Sequential({', '.join(constructor(item) for item in ctor.items)})"
+        items = ", ".join(constructor(item) for item in ctor.items)
+        if ctor.container == "ModuleList":
+            return f"nn.ModuleList([{items}])"
+        return f"nn.Sequential({items})"
     index = ctor.index or "_"
-    return f"nn.Sequential(*[{constructor(ctor.item)} for {index} in range({ctor.count})])"
+    listed = f"[{constructor(ctor.item)} for {index} in range({ctor.count})]"
+    if ctor.container == "ModuleList":
+        return f"nn.ModuleList({listed})"
+    return f"nn.Sequential(*{listed})"
 
 
 # ---------------------------------------------------------------- forward expressions
@@ -255,7 +264,10 @@ def expr(e: ir.Expr, parent: int = 0) -> str:
         return f"({text})" if p < parent else text
     assert isinstance(e, ir.BinaryOp)
     p = PRECEDENCE["cmp" if e.op in COMPARISONS else e.op]
-    text = f"{expr(e.left, p)} {e.op} {expr(e.right, p + 1)}"
+    if e.op == "**":  # binds from the right, and tighter than a unary minus on its left
+        text = f"{expr(e.left, p + 1)} ** {expr(e.right, PRECEDENCE['unary'])}"
+    else:
+        text = f"{expr(e.left, p)} {e.op} {expr(e.right, p + 1)}"
     return f"({text})" if p < parent else text
 
 

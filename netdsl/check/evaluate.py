@@ -7,12 +7,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import nodes as n
+from .. import shapes as s
 from ..catalogue import (
     LAYERS,
     MODULE_ATTRIBUTES,
 )
 from ..dims import (
     NO_REFS,
+    Opaque,
     Ref,
     SInt,
     Sym,
@@ -21,6 +23,7 @@ from ..dims import (
     refs,
 )
 from ..errors import Pos, SourceError
+from ..parser import NOT_IN_NETDSL
 from ..values import (
     POISON,
     BlockFactory,
@@ -33,9 +36,9 @@ from ..values import (
     TorchFactory,
     describe,
 )
-from .control import pin_branch
+from .control import generalise_repetition, pin_branch
 from .diagnostics import did_you_mean_layer, pytorch_spelling, validate_name
-from .naming import header_dimensions
+from .naming import header_dimensions, walk_statements
 from .scope import Frame, _local_expr, contains_poison, flat_tensors, is_int, primary
 
 if TYPE_CHECKING:
@@ -69,6 +72,51 @@ def _mentions_names(e: n.Expr) -> bool:
 
 
 MAX_INT = 1 << 62
+MAX_ITERATIONS = 10000  # as for `stage * n`
+
+# Python's functions on compile-time numbers: name -> (fewest, most arguments; None: any)
+COMPILE_TIME_FUNCTIONS: dict[str, tuple[int, int | None]] = {
+    "max": (1, None), "min": (1, None), "abs": (1, 1), "round": (1, 2), "int": (1, 1),
+    "float": (1, 1), "sqrt": (1, 1), "ceil": (1, 1), "floor": (1, 1), "range": (1, 3),
+}
+TENSOR_STAGES = frozenset("max min abs round sqrt ceil floor".split())
+
+
+def compute(name: str, values: list[Any]) -> Any:
+    """What Python gives, computed so that generated code (netdsl/lower/sizes.py writes
+    sqrt as `** 0.5`, ceil and floor with `//`) gives the same number."""
+    plain = [int(v) if isinstance(v, int) else v for v in values]
+    if name == "max":
+        return max(plain)
+    if name == "min":
+        return min(plain)
+    if name == "abs":
+        return abs(plain[0])
+    if name == "round":
+        return round(*plain)
+    if name == "int":
+        return int(plain[0])
+    if name == "float":
+        return float(plain[0])
+    if name == "sqrt":
+        if plain[0] < 0:
+            raise ValueError("the square root of a negative number is not real")
+        return plain[0] ** 0.5
+    if name == "ceil":
+        return int(-(-plain[0] // 1))
+    assert name == "floor"
+    return int(plain[0] // 1)
+
+
+def opaque(value: int, operands: Sequence[Any]) -> Any:
+    """`value`, remembering only which of the class's names the operands depend on."""
+    deps: set[Ref] = set()
+    for v in operands:
+        if isinstance(v, SInt):
+            deps.update(refs(v.expr) if not isinstance(v.expr, Opaque) else v.expr.deps)
+            deps.update(v.pinned)
+            deps.update(v.branch)
+    return SInt(value, Opaque(frozenset(deps))) if deps else value
 
 
 class Evaluation:
@@ -164,7 +212,99 @@ class Evaluation:
                 return self.exec_block(stmt.orelse, frame) if stmt.orelse else None
             finally:
                 frame.control = saved
+        if isinstance(stmt, n.For):
+            self.exec_for(stmt, frame)
+            return None
         return None  # pass
+
+    def exec_for(self: Checker, stmt: n.For, frame: Frame) -> None:
+        """Runs the body once per value of the range, at check time: a layer written in the
+        body is a new layer each time (recorded with the iteration, see Frame.loop)."""
+        values = self.loop_range(stmt, frame)
+        validate_name(stmt.target, stmt.target_pos, "a loop variable")
+        if stmt.target in LAYERS or stmt.target in self.definitions:
+            raise SourceError(f"{stmt.target!r} is the name of a layer or block; choose "
+                              f"another name", stmt.target_pos)
+        if frame.kinds.get(stmt.target) in ("tensor", "layer", "dim", "hyper"):
+            raise SourceError(f"the loop variable {stmt.target!r} would replace the "
+                              f"{frame.kinds[stmt.target]} of that name", stmt.target_pos,
+                              fix="choose another name, e.g. i")
+        if not values:
+            self.warn("this loop's range is empty: its body never runs", stmt.iter.pos, frame)
+        deps = self.value_refs(stmt.iter, frame) | frame.control
+        frame.loops[id(stmt)] = len(values)
+        carried = {name: [frame.env.get(name)] for s in walk_statements(stmt.body)
+                   if isinstance(s, n.Assign) for name in self.target_names(s.target)}
+        outer = frame.loop
+        try:
+            for k, value in enumerate(values):
+                frame.loop = (*outer, k)
+                frame.env[stmt.target] = value
+                frame.kinds[stmt.target] = "local"
+                frame.local_deps[stmt.target] = deps
+                frame.local_exprs.pop(stmt.target, None)
+                self.exec_block(stmt.body, frame)
+                for name, steps in carried.items():
+                    steps.append(frame.env.get(name))
+                if frame.returned:
+                    break
+        finally:
+            frame.loop = outer
+        if deps - frame.control:
+            self.generalise_loop(stmt, frame, carried, deps)
+
+    def generalise_loop(self: Checker, stmt: n.For, frame: Frame, carried: dict[str, list[Any]],
+                        deps: frozenset[Ref]) -> None:
+        """A loop whose count depends on the class's names: the tensors it carries out have
+        sizes in terms of that count (`C + layers * growth`, as for `stage * n`), or, when
+        they change otherwise, depend on it in a way no expression follows."""
+        it = stmt.iter
+        count = self.eval(it.args[0], frame) if isinstance(it, n.Call) and len(
+            it.args) == 1 else None
+        for name, steps in carried.items():
+            if not all(isinstance(v, Tensor) for v in steps) or len(steps) < 2:
+                continue
+            if isinstance(count, SInt) and not isinstance(count.expr, (int, Opaque)):
+                frame.env[name] = generalise_repetition(steps, count.expr)
+                continue
+            first, last = steps[0], steps[-1]
+            shape = tuple(d if d == first.shape[axis] or isinstance(d, Sym) else SInt(
+                int(d), Opaque(frozenset(refs(expr_of(d))) | deps))
+                for axis, d in enumerate(last.shape)) if first.tt.rank == last.tt.rank else \
+                tuple(d if isinstance(d, Sym) else SInt(int(d), Opaque(deps))
+                      for d in last.shape)
+            frame.env[name] = Tensor(s.TT(shape, last.tt.dtype), last.whys, last.producer,
+                                     last.index)
+
+    def loop_range(self: Checker, stmt: n.For, frame: Frame) -> range:
+        it = stmt.iter
+        if not (isinstance(it, n.Call) and isinstance(it.func, n.Name) and
+                it.func.id == "range" and "range" not in frame.env):
+            raise SourceError("a `for` loop runs over range(...) of compile-time integers",
+                              it.pos, fix="e.g. for i in range(layers):")
+        if it.kwargs or not 1 <= len(it.args) <= 3:
+            raise SourceError("range takes 1 to 3 integers: range(stop), range(start, stop) "
+                              "or range(start, stop, step)", it.pos)
+        bounds = []
+        for arg in it.args:
+            value = self.eval(arg, frame)
+            if isinstance(value, Poison):
+                raise SourceError("the loop's range depends on an earlier error", arg.pos)
+            if isinstance(value, Sym):
+                raise SourceError(f"a loop runs at compile time, but {value} is a symbolic "
+                                  f"dimension, unknown until run time", arg.pos,
+                                  fix="give it a size in the input shape, or use a "
+                                      "hyperparameter")
+            if not is_int(value):
+                raise SourceError(f"range takes integers, got {describe(value)}", arg.pos)
+            bounds.append(int(value))
+        if len(bounds) == 3 and bounds[2] == 0:
+            raise SourceError("range's step must not be zero", it.args[2].pos)
+        values = range(*bounds)
+        if len(values) > MAX_ITERATIONS:
+            raise SourceError(f"{len(values)} iterations is more than netdsl runs "
+                              f"({MAX_ITERATIONS})", it.pos)
+        return values
 
     def condition(self: Checker, cond: n.Expr, frame: Frame) -> bool:
         value = self.eval(cond, frame)
@@ -308,6 +448,8 @@ class Evaluation:
         if name in self.definitions:
             raise SourceError(f"{name!r} is a network; only blocks can be used inside another "
                               f"network", pos, fix=f"declare it as `block {name}`")
+        if name in NOT_IN_NETDSL:  # `break` alone on a line parses as a name
+            raise SourceError(NOT_IN_NETDSL[name], pos)
         options = list(env) + list(LAYERS) + [k for k, d in self.definitions.items()
                                                if d.kind == "block"]
         raise SourceError(f"unknown name {name!r}", pos, fix=did_you_mean_layer(name, options))
@@ -417,12 +559,43 @@ class Evaluation:
             if isinstance(left, Sym) or isinstance(right, Sym):
                 raise SourceError("'/' gives a fraction; use '//' for dimensions", e.pos)
             return left / right
+        if op == "**":
+            return self.power(left, right, e)
         result = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
                   "//": lambda a, b: a // b, "%": lambda a, b: a % b}[op](left, right)
         if isinstance(result, int) and abs(result) > MAX_INT:
             raise SourceError("integer too large", e.pos)
         if isinstance(result, float) and not math.isfinite(result):
             raise SourceError("number too large", e.pos)
+        return result
+
+    def power(self: Checker, left: Any, right: Any, e: n.BinOp) -> Any:
+        """`a ** b` on compile-time numbers, as Python computes it. A size raised to a
+        whole power stays an expression of the class's names (`(size // 4) ** 2`)."""
+        if isinstance(left, Sym) or isinstance(right, Sym):
+            raise SourceError("'**' on a symbolic dimension has no value until run time",
+                              e.pos)
+        if is_int(left) and is_int(right) and right >= 0:
+            if right > 64 and abs(left) > 1:
+                raise SourceError("integer too large", e.pos)
+            if isinstance(right, SInt) and not isinstance(right.expr, int):
+                # an exponent that is a name: the value is right, but not an expression
+                # the normal form can hold, so code generation treats it as opaque
+                return opaque(int(left) ** int(right), (left, right))
+            result: Any = 1
+            for _ in range(int(right)):
+                result = result * left
+            if abs(result) > MAX_INT:
+                raise SourceError("integer too large", e.pos)
+            return result
+        if left == 0 and right < 0:
+            raise SourceError("0 cannot be raised to a negative power", e.pos)
+        if left < 0 and not is_int(right):
+            raise SourceError(f"{left} ** {right} is not a real number", e.pos)
+        try:
+            result = float(left) ** float(right)
+        except OverflowError:
+            raise SourceError("number too large", e.pos) from None
         return result
 
     def repeat(self: Checker, value: Any, count: Any, count_pos: Pos, pos: Pos) -> Repeated:
@@ -438,6 +611,9 @@ class Evaluation:
         return repeated
 
     def eval_Call(self: Checker, e: n.Call, frame: Frame) -> Any:
+        if isinstance(e.func, n.Name) and e.func.id in COMPILE_TIME_FUNCTIONS and (
+                e.func.id not in frame.env):
+            return self.compile_time_call(e, frame)
         if isinstance(e.func, n.Attribute):  # F.relu(h): the fix needs the call's arguments
             func = self.eval_Attribute(e.func, frame, e)
         else:
@@ -453,6 +629,52 @@ class Evaluation:
         if isinstance(func, (LayerFactory, TorchFactory, BlockFactory)):
             return self.configure(func, e.args, e.kwargs, e, e.pos, frame)
         raise SourceError(f"{describe(func)} cannot be called", e.func.pos)
+
+    def compile_time_call(self: Checker, e: n.Call, frame: Frame) -> Any:
+        """`max(1, C // 4)`, `1 / sqrt(hd)`: Python's functions on compile-time numbers."""
+        name = e.func.id  # type: ignore[attr-defined]
+        if name == "range":
+            raise SourceError("range(...) gives the values of a `for` loop", e.pos,
+                              fix="write `for i in range(...):` with the loop's body indented "
+                                  "below it")
+        if e.kwargs:
+            raise SourceError(f"{name}() takes no keyword arguments here", e.kwargs[0].pos)
+        values = [self.eval(a, frame) for a in e.args]
+        if any(isinstance(v, Poison) for v in values):
+            return POISON
+        for value, arg in zip(values, e.args, strict=True):
+            if isinstance(primary(value), Tensor):
+                stage = "max(dim=...)" if name in ("max", "min") else name
+                raise SourceError(f"{name}(...) computes with compile-time numbers; on a tensor "
+                                  f"it is a stage", arg.pos,
+                                  fix=f"e.g. x -> {stage}" if name in TENSOR_STAGES else None)
+            if isinstance(value, Sym):
+                raise SourceError(f"{name}(...) needs a value, but {value} is a symbolic "
+                                  f"dimension, unknown until run time", arg.pos)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise SourceError(f"{name}(...) takes numbers, got {describe(value)}", arg.pos)
+        low, high = (1, None) if name in ("max", "min") else COMPILE_TIME_FUNCTIONS[name]
+        if len(values) < low or (high is not None and len(values) > high):
+            count = f"{low}" if low == high else f"at least {low}" if high is None else \
+                f"{low} or {high}"
+            raise SourceError(f"{name}() takes {count} argument{'s' if high != 1 else ''}, "
+                              f"got {len(values)}", e.pos)
+        if name in ("max", "min") and len(values) < 2:
+            raise SourceError(f"{name}() of numbers takes two or more (of a tensor it is a "
+                              f"stage: x -> {name}(dim=...))", e.pos)
+        try:
+            result = compute(name, values)
+        except (ValueError, OverflowError) as err:
+            raise SourceError(f"{name}({', '.join(map(str, values))}): {err}", e.pos) from None
+        if isinstance(result, float) and not math.isfinite(result) and all(
+                math.isfinite(v) for v in values):
+            raise SourceError("number too large", e.pos)
+        if any(isinstance(v, SInt) and not isinstance(v.expr, int) for v in values) and is_int(
+                result):
+            # the value depends on the class's names through a function the size
+            # expressions cannot hold: code generation treats it as opaque in them
+            return opaque(int(result), values)
+        return result
 
     def tensor_args(self: Checker, e: n.Call, frame: Frame) -> list[Any]:
         if e.kwargs:

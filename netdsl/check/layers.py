@@ -61,7 +61,9 @@ class Layers:
             if not isinstance(layer, BlockValue):
                 return POISON
         if isinstance(layer, Repeated):
-            value = inputs if len(inputs) != 1 else inputs[0]
+            # `(x, mask) -> Block * n`: the first input threads through the copies, the
+            # others are handed unchanged to each
+            value, extra = (inputs[0], inputs[1:]) if inputs else (inputs, [])
             if layer.shared and layer.copies is None:
                 layer.copies = [self.fresh(layer.value, site, frame) for _ in range(layer.count)]
                 for copy in layer.copies:
@@ -70,7 +72,7 @@ class Layers:
             for i in range(layer.count):
                 item = layer.copies[i] if layer.copies else self.fresh(layer.value, site, frame)
                 args = list(value) if isinstance(value, tuple) and not isinstance(
-                    value, PrimaryTuple) else [primary(value)]
+                    value, PrimaryTuple) and not extra else [primary(value), *extra]
                 value = self.apply(item, args, site, frame, index=i)
                 if contains_poison(value):
                     return POISON
@@ -109,6 +111,8 @@ class Layers:
                 return f"{frame.prefix}{base}.{index}"
         else:
             base = self.site_names(frame.definition).get(id(value.site)) or "layer"
+        if frame.loop and not value.shared:  # a new layer each iteration: layers.0, ...
+            base = f"{base}.{'.'.join(map(str, frame.loop))}"
         if index >= 0:
             base = f"{base}.{index}"
         return frame.prefix + base

@@ -50,6 +50,8 @@ def walk_statements(body: list[n.Stmt]) -> list[n.Stmt]:
             if stmt.orelse:
                 nested.extend(stmt.orelse)
             stack.extend(reversed(nested))
+        elif isinstance(stmt, n.For):
+            stack.extend(reversed(stmt.body))
     return out
 
 
@@ -62,6 +64,8 @@ def walk_sites(stmt: n.Stmt) -> list[tuple[Any, Sequence[str]]]:
         roots = [stmt.value]
     elif isinstance(stmt, n.If):
         roots = [cond for cond, _ in stmt.branches]
+    elif isinstance(stmt, n.For):
+        roots = [stmt.iter]
     found: list[tuple[Any, Sequence[str]]] = []
     stack = list(reversed(roots))
     while stack:

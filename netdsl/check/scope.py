@@ -44,6 +44,7 @@ class SiteRecord:
     cls: str = ""
     frame: Frame | None = None  # the block's own frame
     index: int = -1  # position in a `* n` repetition, -1 when not repeated
+    loop: tuple[int, ...] = ()  # the iteration of each enclosing `for` loop, outermost first
 
 
 @dataclass(eq=False)
@@ -70,6 +71,8 @@ class Frame:
     control: frozenset[Ref] = NO_REFS  # the conditions of the `if` branches now running
     sites: dict[int, list[SiteRecord]] = field(default_factory=dict)
     branches: dict[int, int] = field(default_factory=dict)  # id(If) -> taken branch
+    loops: dict[int, int] = field(default_factory=dict)  # id(For) -> iterations run
+    loop: tuple[int, ...] = ()  # the iterations of the `for` loops now running
     bound: dict[str, Pos] = field(default_factory=dict)  # tensor bindings not yet read
     inputs: list[Tensor] = field(default_factory=list)
     output: Any = None
@@ -81,6 +84,8 @@ class Frame:
         return self.caller_ref() if self.caller_ref is not None else None
 
     def record(self, site: Any, rec: SiteRecord) -> None:
+        if self.loop:
+            rec.loop = self.loop
         self.sites.setdefault(id(site), []).append(rec)
 
     def to_caller(self, value: Any) -> Any:

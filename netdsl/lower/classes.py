@@ -10,6 +10,7 @@ from ..catalogue import MODULE_ATTRIBUTES
 from ..check import Frame, flat_tensors
 from ..render import py_literal
 from .forward import Forward
+from .loops import Loops
 from .sizes import SizeParam, Sizes, rebound_names
 from .statements import Statements
 
@@ -20,7 +21,7 @@ RESERVED = frozenset({"self", "torch", "nn", "F", "super", "pad_to_match1d", "pa
                       "pad_to_match3d"})
 
 
-class ClassLowering(Statements, Forward, Sizes):
+class ClassLowering(Statements, Loops, Forward, Sizes):
     def __init__(self, owner: Lowering, d: n.Definition, frames: list[Frame]) -> None:
         from ..backends.writer import Namespace
 
@@ -53,6 +54,13 @@ class ClassLowering(Statements, Forward, Sizes):
         self.specialised: dict[str, Any] = {}  # hyperparameter -> the value it is fixed at
         self.rebound = rebound_names(d)  # a size that names one of these is ambiguous
         self.flags = 0
+        # `for` loops (see loops.py): the iteration being written out, the loop variables'
+        # values in it, the element variables of a generic loop, a written-out loop's layers
+        self.loop_path: tuple[int, ...] = ()
+        self.loop_consts: dict[str, Any] = {}
+        self.loop_vars: dict[int, str] = {}
+        self.unrolled: dict[str, tuple[Any, list[ir.Ctor]]] = {}
+        self.loop_index_name: str | None = None
 
     def build(self) -> ir.ClassDef:
         self.body(self.d.body, self.frames, top=True)

@@ -11,7 +11,7 @@ from .. import nodes as n
 from ..spelling import Forward
 
 PRECEDENCE = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, "//": 6,
-              "%": 6, "@": 6, "unary": 7}
+              "%": 6, "@": 6, "unary": 7, "**": 8}
 
 
 class Unsupported(Exception):
@@ -26,7 +26,10 @@ def operator_code(e: n.Expr, prec: int, sub: Callable[[n.Expr, int], str]) -> st
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
     if isinstance(e, n.BinOp):
         p = PRECEDENCE[e.op]
-        text = f"{sub(e.left, p)} {e.op} {sub(e.right, p + 1)}"
+        if e.op == "**":  # binds from the right, and tighter than a unary minus on its left
+            text = f"{sub(e.left, p + 1)} ** {sub(e.right, PRECEDENCE['unary'])}"
+        else:
+            text = f"{sub(e.left, p)} {e.op} {sub(e.right, p + 1)}"
     elif isinstance(e, n.UnaryOp):
         p = PRECEDENCE["not" if e.op == "not" else "unary"]
         text = f"not {sub(e.operand, p)}" if e.op == "not" else f"{e.op}{sub(e.operand, p)}"
@@ -44,6 +47,20 @@ def operator_code(e: n.Expr, prec: int, sub: Callable[[n.Expr, int], str]) -> st
         text = f"{sub(e.then, 1)} if {sub(e.cond, 1)} else {sub(e.otherwise, 0)}"
         return f"({text})" if prec > 0 else text
     return f"({text})" if p < prec else text
+
+
+def compile_time_code(name: str, args: list[str], operands: list[str], prec: int) -> str:
+    """A compile-time function call as Python computing the same number without imports
+    (the checker computes sqrt, ceil and floor this way too: netdsl/check/evaluate.py):
+    `args` are the arguments' code, `operands` the same parenthesised as operands of `**`."""
+    if name == "sqrt":
+        text, p = f"{operands[0]} ** 0.5", PRECEDENCE["**"]
+        return f"({text})" if p < prec else text
+    if name == "ceil":
+        return f"int(-(-{operands[0]} // 1))"
+    if name == "floor":
+        return f"int({operands[0]} // 1)"
+    return f"{name}({', '.join(args)})"
 
 
 # ---------------------------------------------------------------- forward spellings

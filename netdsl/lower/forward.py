@@ -45,6 +45,8 @@ class Forward:
     def fexpr(self: ClassLowering, e: n.Expr, frame: Frame, multi: bool = False) -> ir.Expr:
         if isinstance(e, n.Name):
             kind = frame.kinds.get(e.id)
+            if e.id in self.loop_consts and kind != "tensor":  # a written-out loop's variable
+                return ir.Const(self.sexpr(e))
             if kind == "tensor" or e.id in self.input_names:
                 return ir.Var(self.fwd_ns.name(e.id))
             if kind == "dim" or (e.id in self.header_dims and kind != "local"):
@@ -139,21 +141,30 @@ class Forward:
 
     def apply_site(self: ClassLowering, site: Any, inputs: list[ir.Expr], frame: Frame,
                    multi: bool) -> ir.Expr:
-        records = frame.sites.get(id(site))
+        records = self.site_records(frame, site)
         if not records:
             raise Unsupported("a site with no record")
         rec = records[0]
         attr = self.site_names.get(id(site), "layer")
-        if id(site) not in self.emitted:
+        if id(site) in self.loop_vars:  # a generic loop's layer: `for conv in self.conv:`
+            return ir.CallFunction(self.loop_vars[id(site)], inputs)
+        if self.loop_path and rec.loop and (rec.kind == "block" or rec.value.spec is None
+                                            or rec.value.spec.module):  # type: ignore[union-attr]
+            attr = self.unrolled_call(site, frame, attr)  # a written-out loop's layer
+        elif id(site) not in self.emitted:
             self.emitted.add(id(site))
             ctor = self.site_ctor(site, frame)
             if ctor is not None:
                 self.init.append(ir.Submodule(attr, ctor, getattr(site, "pos", None)))
         if rec.kind == "block":
+            if rec.index >= 0 and len(inputs) > 1:
+                return self.threaded(attr, inputs)
             return ir.CallModule(attr, inputs)
         lv = rec.value
         assert isinstance(lv, LayerValue)
         spec = lv.spec
+        if rec.index >= 0 and len(inputs) > 1:
+            return self.threaded(attr, inputs)
         if spec is None or rec.index >= 0:
             return ir.CallModule(attr, inputs)
         if spec.module:
@@ -162,6 +173,17 @@ class Forward:
                 call.first = True  # maxpool(return_indices=true): a pipeline takes the values
             return call
         return self.functional(spec, site, inputs, frame, rec)
+
+    def threaded(self: ClassLowering, attr: str, inputs: list[ir.Expr]) -> ir.Expr:
+        """`(x, mask) -> Block * n`: the copies (a ModuleList) in a loop, the first input
+        threaded through them and the others passed to each."""
+        var = self.fwd_ns.fresh("h")
+        layer = self.fwd_ns.fresh("layer")
+        self.fwd.append(ir.Assign(var, inputs[0]))
+        self.fwd.append(ir.For(layer, ir.Const(f"self.{attr}"),
+                               [ir.Assign(var, ir.CallFunction(layer, [ir.Var(var),
+                                                                       *inputs[1:]]))]))
+        return ir.Var(var)
 
     def functional(self: ClassLowering, spec: LayerSpec, site: Any, inputs: list[ir.Expr],
                    frame: Frame,

@@ -10,6 +10,7 @@ from .. import ir
 from .. import nodes as n
 from ..catalogue import REQUIRED, Param
 from ..check import Frame, SiteRecord
+from ..check.evaluate import COMPILE_TIME_FUNCTIONS
 from ..check.scope import _substitute
 from ..dims import (
     Opaque,
@@ -23,9 +24,9 @@ from ..dims import (
     render_poly,
 )
 from ..errors import SourceError
-from ..render import py_literal, py_str
+from ..render import float_code, py_literal, py_str
 from ..values import BlockValue, LayerValue
-from .exprs import PRECEDENCE, Unsupported, operator_code
+from .exprs import PRECEDENCE, Unsupported, compile_time_code, operator_code
 
 if TYPE_CHECKING:
     from .classes import ClassLowering
@@ -111,7 +112,7 @@ class Sizes:
     specialisation."""
 
     def site_ctor(self: ClassLowering, site: Any, frame: Frame) -> ir.Ctor | None:
-        records = frame.sites.get(id(site))
+        records = self.site_records(frame, site)
         if not records:
             return None
         if len(records) > 1 and all(r.index >= 0 for r in records):
@@ -120,12 +121,14 @@ class Sizes:
             return self.sequential(site, records, frame)
         return self.ctor(site, records[0], frame)
 
-    def uses_of(self: ClassLowering, site: Any, index: int) -> list[tuple[Frame, SiteRecord]]:
-        """The records of one site (and repetition) in every use that reached it."""
+    def uses_of(self: ClassLowering, site: Any, index: int,
+                loop: tuple[int, ...] = ()) -> list[tuple[Frame, SiteRecord]]:
+        """The records of one site (repetition, and loop iteration) in every use that
+        reached it."""
         out = []
         for frame in self.current_frames:
-            for rec in frame.sites.get(id(site), []):
-                if rec.index == index:
+            for rec in self.site_records(frame, site):
+                if rec.index == index and rec.loop == loop:
                     out.append((frame, rec))
                     break
         return out
@@ -191,7 +194,7 @@ class Sizes:
             elif p.name in given and p.name not in rec.inferred:
                 code = self.sexpr(given[p.name])
             elif p.name in rec.inferred:  # inferred, or given and checked (prelu("channels"))
-                pairs = [(f, r.inferred[p.name]) for f, r in self.uses_of(site, rec.index)
+                pairs = [(f, r.inferred[p.name]) for f, r in self.uses_of(site, rec.index, rec.loop)
                          if p.name in r.inferred] or [(self.current_frames[0],
                                                        rec.inferred[p.name])]
                 code = self.inferred_code(site, rec, p.name, pairs)
@@ -211,7 +214,8 @@ class Sizes:
         assert isinstance(bv, BlockValue) and rec.frame is not None
         callee = self.owner.classes[bv.definition.name]
         args = []
-        uses = [(f, r) for f, r in self.uses_of(site, rec.index) if r.frame is not None] or [
+        uses = [(f, r) for f, r in self.uses_of(site, rec.index, rec.loop)
+                if r.frame is not None] or [
             (self.current_frames[0], rec)]
         for sp in callee.size_params:
             if override is not None and sp.name in override:
@@ -229,6 +233,14 @@ class Sizes:
 
     def sequential(self: ClassLowering, site: Any, records: list[SiteRecord],
                    frame: Frame) -> ir.Ctor:
+        ctor = self._sequential(site, records, frame)
+        if len(records[0].node.inputs) > 1:  # copies taking several inputs: forward loops
+            assert isinstance(ctor, (ir.Sequential, ir.Repeat))
+            ctor.container = "ModuleList"
+        return ctor
+
+    def _sequential(self: ClassLowering, site: Any, records: list[SiteRecord],
+                    frame: Frame) -> ir.Ctor:
         """`stage * n`: a loop over the count when the copies are one constructor call in the
         loop index (the same call, or sizes in arithmetic progression); else written out."""
         count_expr = getattr(site, "repeat", None)
@@ -258,7 +270,7 @@ class Sizes:
             return None
 
     def loop_index(self: ClassLowering) -> str:
-        return self.init_ns.name(LOOP_INDEX)
+        return self.loop_index_name or self.init_ns.name(LOOP_INDEX)
 
     def progression(self: ClassLowering, site: Any, records: list[SiteRecord],
                     calls: list[ir.Call]) -> ir.Call | None:
@@ -399,13 +411,15 @@ class Sizes:
     def sexpr(self: ClassLowering, e: n.Expr, prec: int = 0) -> str:
         """A compile-time expression as constructor-time Python."""
         if isinstance(e, n.Number):
-            text = repr(e.value)
+            text = float_code(e.value) if isinstance(e.value, float) else repr(e.value)
             return f"({text})" if e.value < 0 and prec > PRECEDENCE["unary"] else text
         if isinstance(e, n.String):
             return py_str(e.value)
         if isinstance(e, n.Constant):
             return repr(e.value)
         if isinstance(e, n.Name):
+            if e.id in self.loop_consts:  # a written-out loop's variable
+                return self.sexpr(n.Number(e.pos, self.loop_consts[e.id]), prec)
             if e.id in self.hyper_names:
                 return self.hyper_names[e.id]
             if e.id in self.header_dims and self.is_block:
@@ -423,4 +437,9 @@ class Sizes:
             return operator_code(e, prec, self.sexpr)
         if isinstance(e, n.Annotated):
             return self.sexpr(e.value, prec)
+        if isinstance(e, n.Call) and isinstance(e.func, n.Name) and (
+                e.func.id in COMPILE_TIME_FUNCTIONS) and e.func.id != "range" and not e.kwargs:
+            return compile_time_code(e.func.id, [self.sexpr(a) for a in e.args],
+                                     [self.sexpr(a, PRECEDENCE["**"] + 1) for a in e.args],
+                                     prec)
         raise Unsupported(type(e).__name__)

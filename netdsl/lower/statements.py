@@ -35,6 +35,8 @@ class Statements:
                 if explored:  # what follows the `if` runs after the explored branches too
                     frames = frames + explored
                     self.current_frames = frames
+            elif isinstance(stmt, n.For):
+                self.for_stmt(stmt, frames)
             elif isinstance(stmt, n.Assign):
                 self.assign(stmt, frames[0])
             elif isinstance(stmt, n.ExprStmt):
@@ -155,6 +157,9 @@ class Statements:
             result = self.fexpr(value, frame, multi=True)
         self.fwd.append(ir.Assign(pattern, result, stmt.pos))
 
+    def target_names(self: ClassLowering, target: n.Expr) -> list[str]:
+        return self.owner.checker.target_names(target)
+
     def target_pattern(self: ClassLowering, target: n.Expr) -> str | tuple[object, ...]:
         if isinstance(target, n.Name):
             return self.fwd_ns.name(target.id)
@@ -224,4 +229,11 @@ class Statements:
         inner = head.value if isinstance(head, n.Annotated) else head
         if isinstance(inner, n.TupleExpr):
             return [self.fexpr(item, frame) for item in inner.items]
+        value = frame.env.get(inner.id) if isinstance(inner, n.Name) else None
+        if isinstance(inner, n.Name) and isinstance(value, tuple) and \
+                frame.kinds.get(inner.id) == "tensor":
+            # a name holding a tuple of tensors: its items are the stage's inputs (indexed,
+            # not starred, which TorchScript does not take)
+            whole = self.fexpr(inner, frame)
+            return [ir.Subscript(whole, [ir.Const(str(k))]) for k in range(len(value))]
         return [self.fexpr(head, frame)]

@@ -102,10 +102,11 @@ def grammar(layers: list[str], dtypes: list[str]) -> dict[str, Any]:
                 {"name": "storage.type.definition.netdsl", "match": words(["network", "block"])},
                 {"name": "keyword.control.import.netdsl", "match": words(["import"])},
                 {"name": "keyword.control.flow.netdsl",
-                 "match": words(["if", "elif", "else", "return", "pass"])},
+                 "match": words(["if", "elif", "else", "for", "in", "return", "pass"])},
                 {"name": "keyword.other.as.netdsl", "match": words(["as"])},
                 {"name": "keyword.operator.logical.netdsl", "match": words(["and", "or", "not"])},
-                {"name": "constant.language.netdsl", "match": words(["true", "false", "none"])},
+                {"name": "constant.language.netdsl",
+                 "match": words(["true", "false", "none", "inf"])},
             ]},
             "torch-class": {
                 "match": rf"{START_OF_WORD}(nn)(\.)({IDENTIFIER})",
@@ -135,7 +136,7 @@ def grammar(layers: list[str], dtypes: list[str]) -> dict[str, Any]:
             "operator": {"patterns": [
                 {"name": "keyword.operator.arrow.netdsl", "match": "->"},
                 {"name": "keyword.operator.comparison.netdsl", "match": "==|!=|<=|>=|<|>"},
-                {"name": "keyword.operator.arithmetic.netdsl", "match": r"//|[+\-*/%@]"},
+                {"name": "keyword.operator.arithmetic.netdsl", "match": r"//|\*\*|[+\-*/%@]"},
             ]},
             "punctuation": {"patterns": [
                 {"name": "constant.language.ellipsis.netdsl", "match": r"\.\.\."},
