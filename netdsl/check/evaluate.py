@@ -669,11 +669,12 @@ class Evaluation:
         if isinstance(result, float) and not math.isfinite(result) and all(
                 math.isfinite(v) for v in values):
             raise SourceError("number too large", e.pos)
-        if any(isinstance(v, SInt) and not isinstance(v.expr, int) for v in values) and is_int(
-                result):
-            # the value depends on the class's names through a function the size
-            # expressions cannot hold: code generation treats it as opaque in them
-            return opaque(int(result), values)
+        deps = self.value_refs(e, frame)
+        if deps and is_int(result):
+            # the value depends on the class's names (through a float, too: `width / 5`)
+            # by a function the size expressions cannot hold; code generation writes the
+            # call where it is written and treats sizes computed from it as opaque
+            return SInt(int(result), Opaque(deps))
         return result
 
     def tensor_args(self: Checker, e: n.Call, frame: Frame) -> list[Any]:
