@@ -33,6 +33,30 @@ if TYPE_CHECKING:
     from .checker import Checker
 
 
+def symbolic_slice(size: Dim, bounds: list[Any]) -> Dim | None:
+    """The length of size[lower:upper] when the size or a bound is symbolic, taking the
+    bounds to lie within the dimension (as every program that runs has them: `mask[:T, :T]`
+    of a [128, 128] buffer is [T, T]); None when the step is not 1 or a bound is of a sign
+    that leaves the length unknown."""
+    lower, upper, step = bounds
+    if step not in (None, 1):
+        return None
+    if isinstance(lower, int) and lower < 0 and isinstance(upper, int) and upper >= 0 and \
+            not isinstance(upper, Sym):
+        # from the end to a fixed position: empty or not depending on the size
+        return 0 if upper == 0 else None
+    start: Dim = 0 if lower is None else lower
+    if isinstance(start, int) and not isinstance(start, Sym) and start < 0:
+        start = size + start
+    end: Dim = size if upper is None else upper
+    if isinstance(end, int) and not isinstance(end, Sym) and end < 0:
+        end = size + end
+    length = end - start
+    if isinstance(length, int) and not isinstance(length, Sym) and length <= 0:
+        return 0
+    return length
+
+
 def slice_size(size: int, bounds: list[Any]) -> int:
     """The length of size[lower:upper:step]; an SInt size keeps its expression where the
     slice's length is one (x[:, 1:] of a size C is C - 1), for generated code."""
@@ -151,6 +175,7 @@ class Tensors:
             raise SourceError(f"too many indices for {t.tt}: {consumed} given", e.pos)
         shape: list[Dim] = []
         whys: list[Why | None] = []
+        tensor_inputs: list[Tensor] = []
         axis = 0
         label = self.label(e.pos) or "index"
         for item in items:
@@ -169,28 +194,48 @@ class Tensors:
                 bounds = [self.eval(b, frame) if b is not None else None
                           for b in (item.lower, item.upper, item.step)]
                 for b, b_expr in zip(bounds, (item.lower, item.upper, item.step), strict=True):
-                    if b is not None and not is_int(b):
+                    if b is not None and not is_int(b) and not (
+                            isinstance(b, Sym) and b_expr is not item.step):
                         raise SourceError(f"slice bounds must be integers, got {describe(b)}",
                                           b_expr.pos if b_expr else item.pos)
                 if bounds[2] is not None and bounds[2] <= 0:
                     raise SourceError("slice step must be positive", item.pos)
-                if isinstance(size, Sym):
-                    new: Dim = size if bounds == [None, None, None] else Sym.atom(
+                if isinstance(size, Sym) or any(isinstance(b, Sym) for b in bounds):
+                    length = symbolic_slice(size, bounds)
+                    new: Dim = length if length is not None else Sym.atom(
                         f"len({size}[{self.label(item.pos)}])")
                 else:
                     new = slice_size(size, bounds)
-                    if new == 0:
-                        raise SourceError(f"the slice {self.label(item.pos)} of dimension "
-                                          f"{axis} (size {size}) is empty", item.pos)
+                if not isinstance(new, Sym) and new == 0:
+                    raise SourceError(f"the slice {self.label(item.pos)} of dimension "
+                                      f"{axis} (size {size}) is empty", item.pos)
                 shape.append(new)
                 whys.append(t.whys[axis] if new == size else Why(new, f"{label} at "
                                                                       f"{e.pos.short}",
                                                                  kind="arg"))
                 axis += 1
                 continue
-            index = self.eval(item, frame)
+            index = primary(self.eval(item, frame))
             if isinstance(index, Tensor):
-                raise SourceError("indexing with a tensor is not supported", item.pos)
+                # torch's advanced indexing along one dimension: table[index] has the
+                # index's shape in place of that dimension (a relative position bias table
+                # indexed by a constant buffer)
+                if index.tt.dtype == "bool":
+                    raise SourceError("indexing with a bool mask gives a size known only at "
+                                      "run time", item.pos,
+                                      fix="keep the shape: (mask, x, other) -> where, or "
+                                          "(x, mask) -> masked_fill(value)")
+                if index.tt.dtype not in s.INT_DTYPES:
+                    raise SourceError(f"a tensor index must hold integers, not "
+                                      f"{index.tt.dtype}", item.pos)
+                if sum(isinstance(primary(self.eval(i, frame)), Tensor) for i in items
+                       if not isinstance(i, (n.Slice, n.EllipsisExpr))) > 1:
+                    raise SourceError("index with one tensor at a time", item.pos)
+                shape.extend(index.shape)
+                whys.extend(index.whys)
+                tensor_inputs.append(index)
+                axis += 1
+                continue
             if not is_int(index):
                 raise SourceError(f"an index must be an integer, got {describe(index)}",
                                   item.pos)
@@ -201,7 +246,8 @@ class Tensors:
         shape.extend(t.shape[axis:])
         whys.extend(t.whys[axis:])
         tt = s.TT(tuple(shape), t.tt.dtype)
-        node = self.new_node("op", "index", None, label, label, e.pos, [t], frame)
+        node = self.new_node("op", "index", None, label, label, e.pos, [t, *tensor_inputs],
+                             frame)
         node.outputs = [tt]
         frame.record(e, SiteRecord("op", None, node))  # type: ignore[arg-type]
         return Tensor(tt, tuple(whys), node, 0)
