@@ -98,6 +98,9 @@ class LayerSpec:
     max_inputs: int = 1
     primary: bool = False  # multi-output; a pipeline passes on the first output (`[0]`)
     overrides: dict[str, Any] = field(default_factory=dict)  # netdsl defaults that differ
+    # how forward writes the layer when an argument is a size known only at run time
+    # (`upsample(size=(H, W))` of symbolic H, W: F.interpolate), instead of a module
+    dynamic: Forward | None = None
     signature: tuple[Param, ...] = field(init=False)  # what a netdsl user writes
 
     def __post_init__(self) -> None:
@@ -264,7 +267,10 @@ ENTRIES: list[LayerSpec] = [
               prefix="decoder_layer", min_inputs=2, max_inputs=2),
     LayerSpec("upsample", s.upsample, _sig("size=None, scale_factor=None, mode='nearest', "
                                            "align_corners=None, recompute_scale_factor=None"),
-              "resample", _every("Upsample", SPATIAL), prefix="up"),
+              "resample", _every("Upsample", SPATIAL), prefix="up",
+              dynamic=Forward("function", "F.interpolate",
+                              keyword("size", "scale_factor", "mode", "align_corners",
+                                      omit_default=True))),
     LayerSpec("flatten", s.flatten, _sig("start_dim=1, end_dim=-1"), "reshape",
               _every("Flatten"), prefix="flatten"),
     LayerSpec("unflatten", s.unflatten, _sig("dim, unflattened_size"), "reshape",

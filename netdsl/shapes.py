@@ -841,9 +841,15 @@ def upsample(call: Call) -> Applied:
     if (size is None) == (scale is None):
         raise ShapeError("upsample needs exactly one of size= and scale_factor=")
     if size is not None:
-        out = ntuple(size, n, "size")
-        positive(out, "size")
-        spatial: list[Dim] = list(out)
+        # sizes may be symbolic (`size=(H, W)`, another tensor's): generated code then
+        # interpolates with sizes read at run time (the catalogue's `dynamic` spelling)
+        items = size if isinstance(size, tuple) else (size,) * n
+        if len(items) != n or not all(isinstance(v, (int, Sym)) and not isinstance(v, bool)
+                                      for v in items):
+            raise ShapeError(f"size must be an integer or a tuple of {n} integers, "
+                             f"got {size!r}")
+        positive(tuple(v for v in items if not isinstance(v, Sym)), "size")
+        spatial: list[Dim] = list(items)
     else:
         scales = scale if isinstance(scale, tuple) else (scale,) * n
         if len(scales) != n:

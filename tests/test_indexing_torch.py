@@ -99,3 +99,27 @@ def test_generated_slices_with_symbolic_bounds_run() -> None:
         assert [tuple(o.shape) for o in outs] == [(2, t - 1, 8), (2, t - 1, 8), (t,)]
     torch.jit.script(model)
     torch.fx.symbolic_trace(model)
+
+
+def test_upsample_to_another_tensors_symbolic_size() -> None:
+    """A size-generic segmentation head: the sizes are only known at run time, so the
+    generated forward interpolates with them (no module can hold them)."""
+    source = ("network Seg(x: [B, 3, H, W]):\n"
+              "    y = x -> conv(8, 3, stride=4, padding=1) -> relu\n"
+              "    y -> upsample(size=(H, W), mode=\"bilinear\") -> conv(2, 1)\n")
+    program = netdsl.check_source(source)
+    assert [str(tt) for tt in program.network("Seg").outputs] == ["[B, 2, H, W]"]
+    assert "F.interpolate(y, size=(H, W), mode=\"bilinear\")" in netdsl.to_pytorch(program)
+    model = netdsl.build(program, "Seg")().eval()
+    for h, w in ((32, 48), (17, 9)):
+        x = torch.randn(2, 3, h, w)
+        assert tuple(model(x).shape) == (2, 2, h, w)
+    x = torch.randn(1, 3, 20, 28)
+    with torch.no_grad():
+        expected = model(x)
+        torch.testing.assert_close(torch.fx.symbolic_trace(model)(x), expected)
+        torch.testing.assert_close(torch.jit.script(model)(x), expected)
+        torch.testing.assert_close(torch.export.export(model, (x,)).module()(x), expected)
+        compiled = torch.compile(model, fullgraph=True, backend="eager")
+        torch.testing.assert_close(compiled(x), expected)
+    torch._dynamo.reset()

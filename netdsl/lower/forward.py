@@ -12,6 +12,7 @@ from ..dims import (
     Sym,
 )
 from ..render import py_literal
+from ..spelling import Forward as ForwardSpelling
 from ..values import LayerValue
 from .exprs import Unsupported, forward_expr
 
@@ -148,6 +149,12 @@ class Forward:
         attr = self.site_names.get(id(site), "layer")
         if id(site) in self.loop_vars:  # a generic loop's layer: `for conv in self.conv:`
             return ir.CallFunction(self.loop_vars[id(site)], inputs)
+        lv = rec.value
+        if isinstance(lv, LayerValue) and lv.spec is not None and lv.spec.dynamic and any(
+                isinstance(v, Sym) or (isinstance(v, tuple) and any(isinstance(i, Sym)
+                                                                    for i in v))
+                for v in lv.args.values()):  # sizes known at run time: no module can hold them
+            return self.functional(lv.spec, site, inputs, frame, rec, lv.spec.dynamic)
         if self.loop_path and rec.loop and (rec.kind == "block" or rec.value.spec is None
                                             or rec.value.spec.module):  # type: ignore[union-attr]
             attr = self.unrolled_call(site, frame, attr)  # a written-out loop's layer
@@ -186,9 +193,10 @@ class Forward:
         return ir.Var(var)
 
     def functional(self: ClassLowering, spec: LayerSpec, site: Any, inputs: list[ir.Expr],
-                   frame: Frame,
-                   rec: SiteRecord) -> ir.Expr:
+                   frame: Frame, rec: SiteRecord,
+                   spelling: ForwardSpelling | None = None) -> ir.Expr:
         """A tensor function (cat, reshape, mean, ...), spelled as its catalogue entry says."""
+        spelling = spelling or spec.forward
         if spec.forward.kind == "helper":  # pad_to_match: a helper written for the rank
             rank = rec.node.inputs[0].tt.rank if rec.node.inputs else 4
             helper = f"{spec.forward.name}{rank - 2}d"
@@ -214,4 +222,4 @@ class Forward:
                 defaulted.add(p.name)
         if "keepdim" in args and "keepdim" not in defaulted:
             defaulted.discard("dim")  # x.mean(keepdim=True) is refused: dim=None goes with it
-        return forward_expr(spec.forward, inputs, args, defaulted)
+        return forward_expr(spelling, inputs, args, defaulted)
