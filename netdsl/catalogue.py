@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from . import attention
 from . import shapes as s
 from .spelling import MODULE, Forward, keyword, positional, spread
 
@@ -250,16 +251,16 @@ ENTRIES: list[LayerSpec] = [
     LayerSpec("grucell", s.cell("GRUCell"), _sig("input_size, hidden_size, bias=True"),
               "recurrent", _every("GRUCell", (1, 2)), inferred=("input_size",), prefix="cell",
               max_inputs=2),
-    LayerSpec("multihead_attention", s.multihead_attention,
+    LayerSpec("multihead_attention", attention.multihead_attention,
               _sig("embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, "
                    "add_zero_attn=False, kdim=None, vdim=None, batch_first=False"),
               "attention", _every("MultiheadAttention", (2, 3)),
               forward=Forward("module", lone_input_repeats=3), inferred=("embed_dim",),
               prefix="attn", max_inputs=3, primary=True),
-    LayerSpec("transformer_encoder_layer", s.transformer_encoder_layer, _sig(TRANSFORMER),
+    LayerSpec("transformer_encoder_layer", attention.transformer_encoder_layer, _sig(TRANSFORMER),
               "attention", _every("TransformerEncoderLayer", (2, 3)), inferred=("d_model",),
               prefix="encoder_layer"),
-    LayerSpec("transformer_decoder_layer", s.transformer_decoder_layer, _sig(TRANSFORMER),
+    LayerSpec("transformer_decoder_layer", attention.transformer_decoder_layer, _sig(TRANSFORMER),
               "attention", _every("TransformerDecoderLayer", (2, 3)), inferred=("d_model",),
               prefix="decoder_layer", min_inputs=2, max_inputs=2),
     LayerSpec("upsample", s.upsample, _sig("size=None, scale_factor=None, mode='nearest', "
