@@ -223,8 +223,8 @@ def node_flops(node: Node) -> Dim | None:
         if node.op == "matmul":
             return matmul_flops(node.inputs[0].shape, node.inputs[1].shape)
         if node.op == "scaled_dot_product_attention":
-            return sdpa_flops(*(t.shape for t in node.inputs[:3]),
-                              grouped=bool(node.meta["args"].get("enable_gqa")))
+            q, k, v = (t.shape for t in node.inputs[:3])
+            return sdpa_flops(q, k, v, grouped=bool(node.meta["args"].get("enable_gqa")))
         return 0
     cls = node.meta.get("cls", "")
     if node.op.startswith("nn.") or not cls:
