@@ -11,8 +11,11 @@ torch.fx, TorchScript, torch.export and torch.compile.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -397,7 +400,7 @@ def same(a: torch.Tensor, b: torch.Tensor) -> None:
     torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("tool", ["fx", "torchscript", "export", "compile"])
+@pytest.mark.parametrize("tool", ["fx", "torchscript", "export"])
 def test_masked_network_with_pytorchs_tools(tool: str) -> None:
     model, inputs, _ = built()
     with torch.no_grad():
@@ -408,13 +411,28 @@ def test_masked_network_with_pytorchs_tools(tool: str) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # TorchScript's deprecation notice
             converted = torch.jit.script(model)
-    elif tool == "export":
-        converted = torch.export.export(model, tuple(inputs)).module()
     else:
-        converted = torch.compile(model, fullgraph=True, backend="eager")
+        converted = torch.export.export(model, tuple(inputs)).module()
     with torch.no_grad():
         same(converted(*inputs), expected)
-    torch._dynamo.reset()
+
+
+def test_masked_network_with_torch_compile_fullgraph() -> None:
+    """In a process of its own: torch.compile adds an attribute to nn.Module for the rest of
+    the process (dynamo's ___needs_generation_tag_patch), which tests/test_naming.py, holding
+    netdsl's list to nn.Module's attributes, would then see."""
+    script = ("import sys, torch\n"
+              f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+              "from test_attention_torch import built, same\n"
+              "model, inputs, _ = built()\n"
+              "compiled = torch.compile(model, fullgraph=True, backend='eager')\n"
+              "with torch.no_grad():\n"
+              "    same(compiled(*inputs), model(*inputs))\n"
+              "print('same')\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().endswith("same")
 
 
 # ---------------------------------------------------------------- located errors
