@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from . import attention
 from . import shapes as s
 from .spelling import MODULE, Forward, keyword, positional, spread
 
@@ -67,11 +68,11 @@ def signature(text: str) -> tuple[Param, ...]:
 
 
 # What torch does with an integer input, found by running each layer on a long tensor:
-# these raise (no integer kernel, or float weights) ...
+# these raise (no integer kernel, or float weights; the attention layers, whose masks may be
+# bool, check their inputs themselves) ...
 FLOAT_ONLY = frozenset("""
 conv convtranspose linear adaptive_avgpool adaptive_maxpool batchnorm instancenorm groupnorm
-layernorm dropout dropout1d dropout2d dropout3d rnn lstm gru rnncell lstmcell grucell
-multihead_attention transformer_encoder_layer transformer_decoder_layer upsample fold
+layernorm dropout dropout1d dropout2d dropout3d rnn lstm gru rnncell lstmcell grucell upsample fold
 elu selu celu leaky_relu gelu silu mish hardswish hardsigmoid softplus logsigmoid prelu softmax
 log_softmax softmin glu
 """.split())
@@ -98,6 +99,9 @@ class LayerSpec:
     max_inputs: int = 1
     primary: bool = False  # multi-output; a pipeline passes on the first output (`[0]`)
     overrides: dict[str, Any] = field(default_factory=dict)  # netdsl defaults that differ
+    # a module's forward arguments (need_weights, is_causal): netdsl offers them after the
+    # constructor's; generated code passes them in the forward call, never to the constructor
+    forward_signature: tuple[Param, ...] = ()
     # how forward writes the layer when an argument is a size known only at run time
     # (`upsample(size=(H, W))` of symbolic H, W: F.interpolate), instead of a module
     dynamic: Forward | None = None
@@ -109,6 +113,9 @@ class LayerSpec:
         if self.module != bool(self.torch_classes) or (self.module and not self.prefix):
             raise ValueError(f"{self.name}: a module layer has torch classes and a prefix, "
                              f"a function has neither")
+        if self.forward.inputs and len(self.forward.inputs) != self.max_inputs:
+            raise ValueError(f"{self.name}: its spelling names {len(self.forward.inputs)} "
+                             f"inputs, but it takes at most {self.max_inputs}")
         if self.name in FLOAT_ONLY:
             object.__setattr__(self, "rule", s.float_only(self.rule))
         elif self.name in FLOAT_RESULT:
@@ -123,7 +130,7 @@ class LayerSpec:
             if p.name in self.overrides:
                 p = Param(p.name, self.overrides[p.name], p.star, p.keyword_only)
             out.append(p)
-        object.__setattr__(self, "signature", tuple(out))
+        object.__setattr__(self, "signature", (*out, *self.forward_signature))
 
     @property
     def module(self) -> bool:
@@ -253,18 +260,35 @@ ENTRIES: list[LayerSpec] = [
     LayerSpec("grucell", s.cell("GRUCell"), _sig("input_size, hidden_size, bias=True"),
               "recurrent", _every("GRUCell", (1, 2)), inferred=("input_size",), prefix="cell",
               max_inputs=2),
-    LayerSpec("multihead_attention", s.multihead_attention,
+    # masks are further inputs and forward's flags are arguments (attention.py), both in the
+    # order of torch's forward
+    LayerSpec("multihead_attention", attention.multihead_attention,
               _sig("embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, "
                    "add_zero_attn=False, kdim=None, vdim=None, batch_first=False"),
               "attention", _every("MultiheadAttention", (2, 3)),
-              forward=Forward("module", lone_input_repeats=3), inferred=("embed_dim",),
-              prefix="attn", max_inputs=3, primary=True),
-    LayerSpec("transformer_encoder_layer", s.transformer_encoder_layer, _sig(TRANSFORMER),
-              "attention", _every("TransformerEncoderLayer", (2, 3)), inferred=("d_model",),
-              prefix="encoder_layer"),
-    LayerSpec("transformer_decoder_layer", s.transformer_decoder_layer, _sig(TRANSFORMER),
-              "attention", _every("TransformerDecoderLayer", (2, 3)), inferred=("d_model",),
-              prefix="decoder_layer", min_inputs=2, max_inputs=2),
+              forward=Forward("module", args=keyword("need_weights", "average_attn_weights",
+                                                     "is_causal", omit_default=True),
+                              lone_input_repeats=3, positional_inputs=3,
+                              inputs=("query", "key", "value", "key_padding_mask", "attn_mask")),
+              forward_signature=_sig("need_weights=True, average_attn_weights=True, "
+                                     "is_causal=False"),
+              inferred=("embed_dim",), prefix="attn", max_inputs=5, primary=True),
+    LayerSpec("transformer_encoder_layer", attention.transformer_encoder_layer, _sig(TRANSFORMER),
+              "attention", _every("TransformerEncoderLayer", (2, 3)),
+              forward=Forward("module", args=keyword("is_causal", omit_default=True),
+                              inputs=("src", "src_mask", "src_key_padding_mask"),
+                              positional_inputs=1),
+              forward_signature=_sig("is_causal=False"), inferred=("d_model",),
+              prefix="encoder_layer", max_inputs=3),
+    LayerSpec("transformer_decoder_layer", attention.transformer_decoder_layer, _sig(TRANSFORMER),
+              "attention", _every("TransformerDecoderLayer", (2, 3)),
+              forward=Forward("module", args=keyword("tgt_is_causal", "memory_is_causal",
+                                                     omit_default=True),
+                              inputs=("tgt", "memory", "tgt_mask", "memory_mask",
+                                      "tgt_key_padding_mask", "memory_key_padding_mask"),
+                              positional_inputs=2),
+              forward_signature=_sig("tgt_is_causal=False, memory_is_causal=False"),
+              inferred=("d_model",), prefix="decoder_layer", min_inputs=2, max_inputs=6),
     LayerSpec("upsample", s.upsample, _sig("size=None, scale_factor=None, mode='nearest', "
                                            "align_corners=None, recompute_scale_factor=None"),
               "resample", _every("Upsample", SPATIAL), prefix="up",
@@ -331,6 +355,12 @@ ENTRIES: list[LayerSpec] = [
     _act("log_softmax", "LogSoftmax", "dim", s.softmax_like("LogSoftmax")),
     _act("softmin", "Softmin", "dim", s.softmax_like("Softmin")),
     _act("glu", "GLU", "dim=-1", s.glu),
+    _function("scaled_dot_product_attention", attention.scaled_dot_product_attention,
+              "dropout_p=0.0, is_causal=False, *, scale=None, enable_gqa=False", "attention",
+              Forward("function", "F.scaled_dot_product_attention",
+                      keyword("dropout_p", "is_causal", "scale", "enable_gqa", omit_default=True),
+                      inputs=("query", "key", "value", "attn_mask"), positional_inputs=3),
+              min_inputs=3, max_inputs=4),
     _function("cat", s.cat, "dim=0", "merge",
               Forward("function", "torch.cat", keyword("dim"), inputs_as_list=True),
               max_inputs=MANY, overrides={"dim": 1}),

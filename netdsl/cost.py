@@ -192,11 +192,39 @@ def matmul_flops(a: tuple[Dim, ...], b: tuple[Dim, ...]) -> Dim:
     return scaled((*batch, m, b[-2], b[-1]), 2)
 
 
+def sdpa_flops(q: tuple[Dim, ...], k: tuple[Dim, ...], v: tuple[Dim, ...],
+               grouped: bool) -> Dim:
+    """F.scaled_dot_product_attention as FlopCounterMode counts it on the meta device, where
+    torch runs its reference implementation: the scores q @ k^T and the weighted values
+    scores @ v, two matrix products (enable_gqa repeats the key and value heads first). This
+    is also what its sdpa formula counts for the fused GPU kernels; on CPU the fused flash
+    kernel is not counted at all (0)."""
+    if grouped:
+        k = (*k[:-3], q[-3], *k[-2:])
+        v = (*v[:-3], q[-3], *v[-2:])
+    scores = matmul_flops(q, (*k[:-2], k[-1], k[-2]))
+    batch = _broadcast_batch(q[:-2], k[:-2])
+    return scores + matmul_flops((*batch, q[-2], k[-2]), v)
+
+
+def _broadcast_batch(a: tuple[Dim, ...], b: tuple[Dim, ...]) -> tuple[Dim, ...]:
+    """The batch dimensions two shapes broadcast to (the checker made sure they do)."""
+    out: list[Dim] = []
+    for i in range(max(len(a), len(b)), 0, -1):
+        da = a[len(a) - i] if i <= len(a) else 1
+        db = b[len(b) - i] if i <= len(b) else 1
+        out.append(db if isinstance(da, int) and da == 1 else da)
+    return tuple(out)
+
+
 def node_flops(node: Node) -> Dim | None:
     """The FLOPs of one layer or tensor operation (blocks are the sum of their inside)."""
     if node.kind == "op":
         if node.op == "matmul":
             return matmul_flops(node.inputs[0].shape, node.inputs[1].shape)
+        if node.op == "scaled_dot_product_attention":
+            q, k, v = (t.shape for t in node.inputs[:3])
+            return sdpa_flops(q, k, v, grouped=bool(node.meta["args"].get("enable_gqa")))
         return 0
     cls = node.meta.get("cls", "")
     if node.op.startswith("nn.") or not cls:
@@ -217,7 +245,7 @@ def node_flops(node: Node) -> Dim | None:
         e = args["embed_dim"]
         kdim = args["kdim"] if args.get("kdim") is not None else e
         vdim = args["vdim"] if args.get("vdim") is not None else e
-        key = node.inputs[1].shape if len(node.inputs) == 3 else x
+        key = node.inputs[1].shape if len(node.inputs) >= 3 else x  # (then masks)
         batch, q_len = _sequence(x, args["batch_first"])
         _, k_len = _sequence(key, args["batch_first"])
         extra = int(bool(args.get("add_bias_kv"))) + int(bool(args.get("add_zero_attn")))

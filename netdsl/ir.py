@@ -152,11 +152,13 @@ class Const:
 
 @dataclass(eq=False)
 class CallModule:
-    """`self.attr(args)`; `first` takes output 0 of a multi-output module (LSTM)."""
+    """`self.attr(args, kwargs)`: `self.attn(x, x, x, key_padding_mask=mask,
+    need_weights=False)`; `first` takes output 0 of a multi-output module (LSTM)."""
 
     attr: str
     args: list[Expr]
     first: bool = False
+    kwargs: list[tuple[str, Expr]] = field(default_factory=list)
 
 
 @dataclass(eq=False)

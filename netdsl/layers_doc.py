@@ -96,6 +96,9 @@ EXAMPLES: dict[str, Example] = {
     "transformer_decoder_layer": Example("tgt: [B, T, 64], memory: [B, S, 64]",
                                          "transformer_decoder_layer(8, dim_feedforward=256, "
                                          "batch_first=true)"),
+    "scaled_dot_product_attention": Example("q: [B, 8, T, 64], k: [B, 8, S, 64], "
+                                            "v: [B, 8, S, 64], mask: bool[T, S]",
+                                            "scaled_dot_product_attention"),
     "upsample": _x("[B, 16, 8, 8]", "upsample(scale_factor=2)"),
     "flatten": _x("[B, 64, 4, 4]", "flatten"),
     "unflatten": _x("[B, 1024]", "unflatten(1, (64, 4, 4))"),
@@ -223,6 +226,16 @@ def input_count(spec: LayerSpec) -> str:
     return f"{low} to {high}"
 
 
+def input_names(spec: LayerSpec) -> str:
+    """` (query, key, value; optional, in this order: ...; none skips one)`."""
+    names = spec.forward.inputs
+    if not names:
+        return ""
+    first = ", ".join(f"`{n}`" for n in names[:spec.forward.positional_inputs])
+    rest = ", ".join(f"`{n}`" for n in names[spec.forward.positional_inputs:])
+    return f" ({first}; optional, in this order: {rest}; `none` skips one)"
+
+
 def forward_code(spec: LayerSpec, node: Any, inputs: list[str], attribute: str) -> str:
     """The generated forward expression for the checked example's layer."""
     values = node.meta["args"]
@@ -272,7 +285,10 @@ def layer_section(spec: LayerSpec) -> list[str]:
                      if torch_default is not REQUIRED else
                      f"- `{p.name}` may be left out (`{netdsl_literal(p.default)}`); PyTorch "
                      f"requires it")
-    lines.append(f"- inputs: {input_count(spec)}")
+    lines.append(f"- inputs: {input_count(spec)}{input_names(spec)}")
+    if spec.forward_signature:
+        flags = ", ".join(f"`{p.name}`" for p in spec.forward_signature)
+        lines.append(f"- arguments of PyTorch's `forward`, passed in the call: {flags}")
     if spec.primary:
         lines.append(f"- several outputs; a following stage gets the first: `{call}[0]`")
     lines.append(f"- category: {spec.category}")

@@ -9,18 +9,22 @@ Five kinds of spelling cover every layer:
 - ``helper``: a function the generated file defines itself, ``pad_to_match(a, b)``.
 
 Each argument is passed by position, by keyword, or spread (a ``*shape`` argument's items
-each as its own positional argument), and may be left out when it has netdsl's default.
+each as its own positional argument), and may be left out when it has netdsl's default. A
+module's arguments here are those of its ``forward`` (``need_weights=False``), never its
+constructor's. Inputs after the first ``positional_inputs`` go by keyword under torch's name
+(``attn_mask=mask``); one written ``none`` in the source is left out of the call.
 Nothing here imports torch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 Kind = Literal["module", "function", "method", "operator", "helper"]
 Style = Literal["positional", "keyword", "spread"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,15 @@ class Forward:
     args: tuple[ForwardArg, ...] = ()
     inputs_as_list: bool = False  # all inputs as one list argument: torch.cat([a, b], dim=1)
     lone_input_repeats: int = 1  # one input passed this many times: self-attention attn(x, x, x)
+    # torch's names of the tensors taken, in order (empty: any number, all by position); the
+    # first `positional_inputs` by position, the others (optional: masks) by keyword
+    inputs: tuple[str, ...] = ()
+    positional_inputs: int = 0
+
+    @property
+    def optional_inputs(self) -> range:
+        """The input positions that go by keyword, where `none` leaves the input out."""
+        return range(self.positional_inputs, len(self.inputs)) if self.inputs else range(0)
 
     def code(self, inputs: Sequence[str], args: Mapping[str, str] | None = None,
              defaulted: Set[str] = frozenset(), attribute: str = "") -> str:
@@ -56,21 +69,31 @@ class Forward:
             ins = ins * self.lone_input_repeats
         if self.kind == "operator":
             return f" {self.name} ".join(operand(i) for i in ins)
+        by_keyword = [f"{name}={code}" for name, code in self.keyword_inputs(ins, "None".__eq__)]
+        ins = ins[:self.positional_inputs] if self.inputs else ins
         written: list[str] = []
         for arg in self.args:
             if arg.omit_default and arg.name in defaulted:
                 continue
             value = args[arg.name]
             if arg.style == "keyword":
-                written.append(f"{arg.name}={value}")
+                by_keyword.append(f"{arg.name}={value}")
             elif value or arg.style == "positional":
                 written.append(value)  # an empty spread writes nothing
+        written += by_keyword
         if self.kind == "method":
             return f"{operand(ins[0])}.{self.name}({', '.join(written)})"
         if self.kind == "module":
-            return f"self.{attribute}({', '.join(ins)})"
+            return f"self.{attribute}({', '.join([*ins, *written])})"
         passed = [f"[{', '.join(ins)}]"] if self.inputs_as_list else ins
         return f"{self.name}({', '.join([*passed, *written])})"
+
+    def keyword_inputs(self, inputs: Sequence[T],
+                       is_none: Callable[[T], bool]) -> list[tuple[str, T]]:
+        """The inputs passed by keyword, under torch's names, without those that are `none`."""
+        return [(name, code) for name, code in zip(self.inputs[self.positional_inputs:],
+                                                    inputs[self.positional_inputs:],
+                                                    strict=False) if not is_none(code)]
 
 
 MODULE = Forward("module")

@@ -65,6 +65,7 @@ FUNCTION_SOURCES: dict[str, Any] = {
     "amax": "amax.default", "chunk": "chunk.default", "reshape": "reshape.default",
     "view": "view.default", "permute": "permute.default", "transpose": "transpose.int",
     "squeeze": "squeeze.dim", "unsqueeze": "unsqueeze.default",
+    "scaled_dot_product_attention": "scaled_dot_product_attention.default",
 }
 TENSOR_ARGUMENTS = {"input", "self", "tensor", "tensors", "other"}
 NO_TORCH_COUNTERPART = {"pad_to_match": "netdsl's own helper, written into the generated file"}
@@ -125,13 +126,19 @@ def schema_parameters(source: Any) -> list[tuple[str, Any, bool, bool]]:
     schema = getattr(getattr(torch.ops.aten, op), overload)._schema
     out = []
     for arg in schema.arguments:
-        if arg.name in TENSOR_ARGUMENTS:
+        if arg.name in TENSOR_ARGUMENTS or is_tensor(arg):  # netdsl's inputs
             continue
         default = arg.default_value if arg.has_default_value() else REQUIRED
         # a list of sizes or dims: Python's method takes its items as *args (x.permute(0, 2, 1))
         star = str(arg.type) in ("List[int]", "List[SymInt]") and not arg.has_default_value()
         out.append((arg.name, REQUIRED if star else default, arg.kwarg_only, star))
     return out
+
+
+def is_tensor(arg: Any) -> bool:
+    """A schema argument that is one tensor, given or optional (scaled_dot_product_attention's
+    query, key, value and attn_mask)."""
+    return str(arg.type) in ("Tensor", "Optional[Tensor]")
 
 
 FUNCTIONS = [spec.name for spec in ENTRIES if not spec.module]
@@ -145,6 +152,40 @@ def test_function_signature_is_torchs(layer: str) -> None:
         return
     rows = torch_rows(layer, schema_parameters(FUNCTION_SOURCES[layer]))
     assert catalogue_rows(layer, spec) == rows
+
+
+def forward_parameters(cls: type) -> tuple[list[str], list[tuple[str, Any]]]:
+    """torch's forward of a module: the tensors it takes, and its other arguments (flags)."""
+    tensors, flags = [], []
+    for p in list(inspect.signature(cls.forward).parameters.values())[1:]:  # without self
+        if "Tensor" in str(p.annotation):
+            tensors.append(p.name)
+        else:
+            flags.append((p.name, REQUIRED if p.default is p.empty else p.default))
+    return tensors, flags
+
+
+SPELLED_INPUTS = [spec.name for spec in ENTRIES if spec.forward.inputs]
+
+
+@pytest.mark.parametrize("layer", SPELLED_INPUTS)
+def test_named_inputs_and_forward_flags_are_torchs(layer: str) -> None:
+    """A layer whose inputs the spelling names (masks passed by keyword) names them as torch's
+    forward does, in its order; a module's forward flags are the rest of that forward."""
+    spec = LAYERS[layer]
+    if spec.module:
+        tensors, flags = forward_parameters(getattr(nn, spec.classes[0]))
+        assert list(spec.forward.inputs) == tensors
+        assert [(p.name, p.default) for p in spec.forward_signature] == flags
+        assert {a.name for a in spec.forward.args} == {name for name, _ in flags}
+    else:
+        op, overload = FUNCTION_SOURCES[layer].split(".")
+        schema = getattr(getattr(torch.ops.aten, op), overload)._schema
+        tensors = [a.name for a in schema.arguments if is_tensor(a)]
+        assert list(spec.forward.inputs) == tensors
+    assert spec.max_inputs == len(spec.forward.inputs)
+    # the inputs after the positional ones are optional in torch
+    assert spec.min_inputs <= spec.forward.positional_inputs
 
 
 def test_every_listed_difference_still_exists() -> None:
@@ -226,6 +267,7 @@ def run_example(layer: str, example: Example) -> tuple[list[tuple[int, ...]], in
         name, shape = part.split(":")
         dims = [int(d) for d in re.findall(r"\d+", shape)]
         scope[name.strip()] = (torch.randint(0, 3, dims) if "long" in shape
+                               else torch.rand(dims) > 0.5 if "bool" in shape
                                else torch.randn(dims))
     params = 0
     if spec.module:

@@ -244,7 +244,7 @@ def expr(e: ir.Expr, parent: int = 0) -> str:
     if isinstance(e, ir.Const):
         return e.code if parent < PRECEDENCE["unary"] or _atomic(e.code) else f"({e.code})"
     if isinstance(e, ir.CallModule):
-        text = f"self.{e.attr}({', '.join(expr(a) for a in e.args)})"
+        text = f"self.{e.attr}({_arguments(e.args, e.kwargs)})"
         return f"{text}[0]" if e.first else text
     if isinstance(e, ir.CallFunction):
         return f"{e.func}({_arguments(e.args, e.kwargs)})"

@@ -64,6 +64,8 @@ def pin_fresh(outputs: Any, inputs: list[Tensor], every: frozenset[Ref],
     says nothing of how it came from the arguments, holds for the arguments as they are."""
     if isinstance(outputs, tuple):
         return tuple(pin_fresh(o, inputs, every, flags) for o in outputs)
+    if outputs is None:  # an output torch returns as None (weights without need_weights)
+        return None
     passed = {id(d) for t in inputs for d in t.shape}
     shape = []
     for d in outputs.shape:

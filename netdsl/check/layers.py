@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .. import nodes as n
 from .. import shapes as s
@@ -47,7 +47,11 @@ class Layers:
         if isinstance(layer, Poison) or any(contains_poison(v) for v in inputs):
             return POISON
         inputs = [primary(v) for v in inputs]
-        for value in inputs:
+        spec = getattr(layer, "spec", None)  # masks a layer takes as optional inputs
+        optional = spec.forward.optional_inputs if spec is not None else range(0)
+        for i, value in enumerate(inputs):
+            if value is None and i in optional:  # `none`: that mask is not given
+                continue
             if not isinstance(value, Tensor):
                 pos = getattr(site, "pos", None)
                 raise SourceError(f"layers and blocks are applied to tensors, got "
@@ -135,14 +139,21 @@ class Layers:
         args = {k: v for k, v in lv.args.items() if v is not REQUIRED}
         for name in spec.inferred:
             args.setdefault(name, None)
-        call = s.Call(spec.name, args, [t.tt for t in inputs], lv.given)
+        # an optional input written `none` reaches the rule as None, and is no edge
+        types = cast(list[s.TT], [t.tt if t is not None else None for t in inputs])
+        given = [t for t in inputs if t is not None]
+        call = s.Call(spec.name, args, types, lv.given)
         try:
             applied = spec.rule(call)
         except s.ShapeError as err:
-            raise self.shape_error(err, lv, inputs) from None
+            if len(given) != len(inputs):  # explain by the given inputs' positions
+                at = {i: j for j, i in enumerate(i for i, t in enumerate(inputs) if t is not None)}
+                err.explain = [(at[i], axis) for i, axis in err.explain if i in at]
+            raise self.shape_error(err, lv, given) from None
         except (TypeError, ValueError, ZeroDivisionError, OverflowError):
             raise SourceError(f"invalid arguments for {spec.name}: {self._args_text(lv)}",
                               lv.pos) from None
+        inputs = given
         if lv.torch_cls is not None and lv.torch_cls != applied.cls:
             raise SourceError(f"nn.{lv.torch_cls} does not fit its input "
                               f"{inputs[0].tt}: that input needs nn.{applied.cls}", lv.pos,

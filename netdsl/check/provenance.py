@@ -38,6 +38,8 @@ class Provenance:
                        lv: LayerValue, counter: Iterator[int]) -> Any:
         """Tensors for a multi-output layer's (nested) outputs, numbered in order. A method,
         not a closure calling itself: that would be a reference cycle per layer."""
+        if item is None:  # an output torch returns as None (weights without need_weights)
+            return None
         if isinstance(item, s.TT):
             i = next(counter)
             pos_text = lv.pos.short

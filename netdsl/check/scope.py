@@ -180,7 +180,7 @@ def flat_types(item: Any) -> list[s.TT]:
     """The tensor types of a (nested) tuple of outputs, in order."""
     if isinstance(item, s.TT):
         return [item]
-    return [tt for sub in item for tt in flat_types(sub)]
+    return [tt for sub in item if sub is not None for tt in flat_types(sub)]
 
 
 def primary(value: Any) -> Any:

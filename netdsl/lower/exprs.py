@@ -67,10 +67,10 @@ def compile_time_code(name: str, args: list[str], operands: list[str], prec: int
 
 
 def forward_expr(spelling: Forward, inputs: list[ir.Expr], args: dict[str, Any],
-                 defaulted: set[str]) -> ir.Expr:
+                 defaulted: set[str], attribute: str = "") -> ir.Expr:
     """A catalogue layer's application in forward, as its entry spells it (netdsl/spelling.py):
     `args` holds each argument's expression (a list for a spread argument), `defaulted` the
-    arguments left at netdsl's default."""
+    arguments left at netdsl's default, `attribute` a module's attribute name."""
     ins = list(inputs)
     if len(ins) == 1 and spelling.lone_input_repeats > 1:
         ins = ins * spelling.lone_input_repeats
@@ -80,7 +80,9 @@ def forward_expr(spelling: Forward, inputs: list[ir.Expr], args: dict[str, Any],
             out = ir.BinaryOp(spelling.name, out, item)
         return out
     positional: list[ir.Expr] = []
-    keywords: list[tuple[str, ir.Expr]] = []
+    keywords = spelling.keyword_inputs(ins, _is_none)  # masks: attn_mask=mask
+    if spelling.inputs:
+        ins = ins[:spelling.positional_inputs]
     for arg in spelling.args:
         if arg.omit_default and arg.name in defaulted:
             continue
@@ -91,7 +93,14 @@ def forward_expr(spelling: Forward, inputs: list[ir.Expr], args: dict[str, Any],
             positional.extend(value)
         else:
             positional.append(value)
+    if spelling.kind == "module":
+        return ir.CallModule(attribute, [*ins, *positional], kwargs=keywords)
     if spelling.kind == "method":
         return ir.CallMethod(ins[0], spelling.name, positional, keywords)
     passed: list[ir.Expr] = [ir.ListOf(ins)] if spelling.inputs_as_list else ins
     return ir.CallFunction(spelling.name, [*passed, *positional], keywords)
+
+
+def _is_none(e: ir.Expr) -> bool:
+    """An input written `none`: left out of the call (a mask not given)."""
+    return isinstance(e, ir.Const) and e.code == "None"

@@ -116,29 +116,32 @@ class Forward:
         if isinstance(func, n.Call):
             return self.apply_site(func, inputs, frame, multi)
         if isinstance(func, n.Name) and frame.kinds.get(func.id) == "layer":
-            return self.apply_value(frame.env.get(func.id), func.id, inputs, multi)
+            return self.apply_value(frame.env.get(func.id), func.id, inputs, frame, multi)
         raise Unsupported("call")
 
     def stage_code(self: ClassLowering, stage: n.Stage, inputs: list[ir.Expr], frame: Frame,
                    multi: bool = False) -> ir.Expr:
         name = stage.callee[0]
         if len(stage.callee) == 1 and frame.kinds.get(name) == "layer" and not stage.called:
-            return self.apply_value(frame.env.get(name), name, inputs, multi)
+            return self.apply_value(frame.env.get(name), name, inputs, frame, multi)
         return self.apply_site(stage, inputs, frame, multi)
 
     def apply_value(self: ClassLowering, value: Any, attr: str, inputs: list[ir.Expr],
-                    multi: bool) -> ir.Expr:
+                    frame: Frame, multi: bool) -> ir.Expr:
         if isinstance(value, LayerValue) and value.spec is not None:
-            return self.module_call(value.spec, attr, inputs, multi)
+            site = value.site if value.torch_cls is None else None  # nn.X(...): no flags
+            return self.module_call(value.spec, attr, inputs, site, frame, multi)
         return ir.CallModule(attr, inputs)
 
-    @staticmethod
-    def module_call(spec: LayerSpec, attr: str, inputs: list[ir.Expr],
-                    multi: bool) -> ir.Expr:
-        args = list(inputs)
-        if len(args) == 1:  # self-attention: attn(x, x, x)
-            args = args * spec.forward.lone_input_repeats
-        return ir.CallModule(attr, args, first=spec.primary and not multi)
+    def module_call(self: ClassLowering, spec: LayerSpec, attr: str, inputs: list[ir.Expr],
+                    site: Any, frame: Frame, multi: bool) -> ir.Expr:
+        """`self.attn(x, x, x, key_padding_mask=mask, need_weights=False)`: the inputs, then
+        the forward arguments the layer's spelling passes (written where it was configured)."""
+        args, defaulted = self.spelled_args(spec, site, frame)
+        call = forward_expr(spec.forward, inputs, args, defaulted, attribute=attr)
+        assert isinstance(call, ir.CallModule)
+        call.first = spec.primary and not multi
+        return call
 
     def apply_site(self: ClassLowering, site: Any, inputs: list[ir.Expr], frame: Frame,
                    multi: bool) -> ir.Expr:
@@ -175,7 +178,8 @@ class Forward:
         if spec is None or rec.index >= 0:
             return ir.CallModule(attr, inputs)
         if spec.module:
-            call = self.module_call(spec, attr, inputs, multi)
+            call = self.module_call(spec, attr, inputs, site if lv.torch_cls is None else None,
+                                    frame, multi)  # nn.X(...) takes no forward flags
             if len(rec.node.outputs) > 1 and not multi and isinstance(call, ir.CallModule):
                 call.first = True  # maxpool(return_indices=true): a pipeline takes the values
             return call
@@ -202,10 +206,24 @@ class Forward:
             helper = f"{spec.forward.name}{rank - 2}d"
             self.owner.need_helper(helper)
             return ir.CallFunction(helper, inputs)
-        given = self.bind_ast(spec.signature, site)
+        args, defaulted = self.spelled_args(spec, site, frame, spelling)
+        if "keepdim" in args and "keepdim" not in defaulted:
+            defaulted.discard("dim")  # x.mean(keepdim=True) is refused: dim=None goes with it
+        return forward_expr(spelling, inputs, args, defaulted)
+
+    def spelled_args(self: ClassLowering, spec: LayerSpec, site: Any, frame: Frame,
+                     spelling: ForwardSpelling | None = None
+                     ) -> tuple[dict[str, Any], set[str]]:
+        """The forward code of each argument the layer's spelling passes (the entry's own,
+        or `spelling`), and those left at netdsl's default."""
+        spelling = spelling or spec.forward
+        given = self.bind_ast(spec.signature, site) if spelling.args else {}
+        spelled = {arg.name for arg in spelling.args}
         args: dict[str, Any] = {}
         defaulted: set[str] = set()
         for p in spec.signature:
+            if p.name not in spelled:
+                continue
             if p.name in given:
                 value = given[p.name]
                 args[p.name] = [self.fexpr(v, frame) for v in value] if p.star else \
@@ -220,6 +238,4 @@ class Forward:
             if isinstance(code, ir.Const) and p.default is not REQUIRED and not p.star and \
                     code.code == py_literal(p.default):
                 defaulted.add(p.name)
-        if "keepdim" in args and "keepdim" not in defaulted:
-            defaulted.discard("dim")  # x.mean(keepdim=True) is refused: dim=None goes with it
-        return forward_expr(spelling, inputs, args, defaulted)
+        return args, defaulted

@@ -22,6 +22,7 @@ from .. import ir
 from .. import nodes as n
 from ..check import Frame
 from ..check.naming import walk_sites, walk_statements
+from ..spelling import MODULE
 from ..values import LayerValue
 from .exprs import Unsupported
 from .sizes import render_key
@@ -100,8 +101,10 @@ class Loops:
             rec = records[0]
             spec = rec.value.spec if isinstance(rec.value, LayerValue) else None
             if rec.kind == "block" or spec is None or spec.module:
-                if spec is not None and spec.primary:
-                    return False  # `x -> lstm(...)` takes [0]: keep the simple path
+                if spec is not None and (spec.primary or spec.forward != MODULE):
+                    # `x -> lstm(...)` takes [0], attention passes masks and flags by
+                    # name: the written-out path spells them
+                    return False
                 module_sites.append(site)
             elif stmt.target in _names_in(site):
                 return False  # a tensor function whose arguments change
