@@ -375,3 +375,56 @@ def test_gru_decoder_feeds_back_its_argmax() -> None:
             out, h = model.gru(F.relu(model.embedding(token)), h)
             assert torch.allclose(logp[:, t], model.out(out)[:, 0].log_softmax(-1), atol=1e-6)
             token = logp[:, t:t + 1].argmax(-1)
+
+
+def window_attention_as_the_example_writes_it(attn: ref.ShiftedWindowAttention,
+                                              x: torch.Tensor) -> torch.Tensor:
+    """drafts/v2/swin_t_stage.net's WindowAttention, one torch call per line: the windows
+    kept apart from the batch ([B, windows, N, C]), the bias and the shift mask added by
+    scaled_dot_product_attention; each rearrange written as reshape and permute."""
+    B, H, W, C = x.shape
+    ws, shift, heads = attn.window, attn.shift, attn.num_heads
+    n, windows = ws * ws, (H // ws) * (W // ws)
+    row = torch.arange(ws).unsqueeze(1).expand(ws, ws).reshape(n)
+    col = torch.arange(ws).unsqueeze(0).expand(ws, ws).reshape(n)
+    dy = row.unsqueeze(1) - row.unsqueeze(0) + (ws - 1)
+    dx = col.unsqueeze(1) - col.unsqueeze(0) + (ws - 1)
+    bias = attn.relative_position_bias_table[dy * (2 * ws - 1) + dx].permute(2, 0, 1)
+    if shift > 0:
+        rh = (torch.arange(H) >= H - ws) * 1 + (torch.arange(H) >= H - shift) * 1
+        rw = (torch.arange(W) >= W - ws) * 1 + (torch.arange(W) >= W - shift) * 1
+        ids = rh.unsqueeze(1) * 3 + rw.unsqueeze(0)
+        ids = ids.reshape(H // ws, ws, W // ws, ws).permute(0, 2, 1, 3).reshape(windows, n)
+        apart = ids.unsqueeze(1) != ids.unsqueeze(2)
+        mask = torch.zeros(windows, n, n).masked_fill(apart, -100.0)
+        bias = bias + mask.unsqueeze(1)
+        x = torch.roll(x, (-shift, -shift), (1, 2))
+    t = x.reshape(B, H // ws, ws, W // ws, ws, C).permute(0, 1, 3, 2, 4, 5).reshape(
+        B, windows, n, C)
+    qkv = attn.qkv(t).reshape(B, windows, n, 3, heads, C // heads).permute(3, 0, 1, 4, 2, 5)
+    y = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], bias)
+    y = attn.proj(y.permute(0, 1, 3, 2, 4).reshape(B, windows, n, C))
+    y = y.reshape(B, H // ws, W // ws, ws, ws, C).permute(0, 1, 3, 2, 4, 5).reshape(B, H, W, C)
+    if shift > 0:
+        y = torch.roll(y, (shift, shift), (1, 2))
+    return y
+
+
+@pytest.mark.parametrize("shift", [0, 3])
+def test_the_swin_example_computes_torchvisions_window_attention(shift: int) -> None:
+    torch.manual_seed(0)
+    attn = ref.ShiftedWindowAttention(dim=12, window=7, shift=shift, num_heads=3).eval()
+    x = torch.randn(2, 14, 21, 12)
+    with torch.no_grad():
+        assert torch.allclose(attn(x), window_attention_as_the_example_writes_it(attn, x),
+                              atol=1e-5)
+
+
+def test_simple_vit_example_splits_q_k_v_and_heads_in_one_rearrangement() -> None:
+    """"b n (qkv h d) -> qkv b h n d" is lucidrains' chunk(3) then "b n (h d) -> b h n d"."""
+    b, n, heads, d = 2, 5, 4, 8
+    t = torch.randn(b, n, 3 * heads * d)
+    chunks = [c.reshape(b, n, heads, d).transpose(1, 2) for c in t.chunk(3, dim=-1)]
+    at_once = t.reshape(b, n, 3, heads, d).permute(2, 0, 3, 1, 4)
+    for i in range(3):
+        assert torch.equal(at_once[i], chunks[i])
