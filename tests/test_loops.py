@@ -290,3 +290,26 @@ def test_the_fix_for_augmented_assignment_applies() -> None:
     assert fix == "write x = x * (2 + 1)"
     fixed = source.replace("x *= 2 + 1", fix.removeprefix("write "))
     netdsl.check_source(fixed)
+
+
+def test_compile_time_functions_inside_tensor_expressions() -> None:
+    source = ("network Net(hs=10)(x: [B, 4]):\n"
+              "    x * (1 / sqrt(hs)) + ceil(hs / 3) - floor(2.5) + max(1, hs)\n")
+    program, model, _ = built(source)
+    x = torch.ones(2, 4)
+    expected = 1 / math.sqrt(10) + math.ceil(10 / 3) - math.floor(2.5) + max(1, 10)
+    torch.testing.assert_close(model(x), torch.full((2, 4), expected))
+    agrees_with_check(source)
+
+
+def test_a_tensor_the_next_iteration_reads_is_not_unused() -> None:
+    source = ("network Net(x: [B, 4]):\n"
+              "    token = x -> linear(4)\n"
+              "    for k in range(3):\n"
+              "        h = token -> linear(4) -> relu\n"
+              "        token = h -> linear(4)\n"
+              "    h\n")
+    assert not netdsl.check_source(source).warnings
+    unused = source.replace("        h = token", "        h = x")
+    assert any("'token' is computed but never used" in w.message
+               for w in netdsl.check_source(unused).warnings)

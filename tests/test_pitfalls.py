@@ -66,6 +66,13 @@ def test_linear_on_a_rank_4_input() -> None:
     assert warnings_of("network N(x: [B, 3, 8, 8]):\n    x -> flatten -> linear(10)\n") == []
 
 
+def test_linear_on_channels_last_is_no_pitfall() -> None:
+    """ConvNeXt's and Swin's MLPs apply linear to [N, H, W, C] on purpose."""
+    for source in ("network N(x: [B, 8, 8, 96]):\n    x -> linear(10)\n",
+                   "network N(x: [B, 3, 8, 8]):\n    x -> permute(0, 2, 3, 1) -> linear(10)\n"):
+        assert not netdsl.check_source(source).warnings
+
+
 IN_PLACE = ("network N(x: [B, 8]):\n    h = x -> tanh\n    y = h -> relu(inplace=true)\n"
             "    h + y\n")
 

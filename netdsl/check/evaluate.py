@@ -250,6 +250,9 @@ class Evaluation:
                     break
         finally:
             frame.loop = outer
+        for name in carried:  # read by a later iteration: the last one's value may go unused
+            if name in frame.loop_reads:
+                frame.bound.pop(name, None)
         if deps - frame.control:
             self.generalise_loop(stmt, frame, carried, deps)
 
@@ -436,7 +439,8 @@ class Evaluation:
     def lookup(self: Checker, name: str, pos: Pos, frame: Frame) -> Any:
         env = frame.env
         if name in env:
-            frame.bound.pop(name, None)
+            if frame.bound.pop(name, None) is not None and frame.loop:
+                frame.loop_reads.add(name)
             found = env[name]
             if self.overwritten and id(found) in self.overwritten:
                 self.warn_overwritten(name, found, pos)

@@ -31,7 +31,10 @@ class Pitfalls:
                       f"{x.tt} is the batch: without batch_first=true the samples of a batch "
                       f"are mixed as the steps of one sequence", lv.pos, frame,
                       fix=f"add batch_first=true to {spec.name}")
-        if spec.name == "linear" and x.tt.rank == 4:
+        if spec.name == "linear" and x.tt.rank == 4 and x.tt.strides is None and \
+                x.shape[2] == x.shape[3] != x.shape[1]:
+            # channels first, [N, C, H, W] with a square image: channels-last tensors
+            # ([N, H, W, C], ConvNeXt's and Swin's MLPs) use linear on purpose
             self.warn(f"linear on the 4-dimensional {x.tt} acts on the last dimension only, "
                       f"keeping {x.tt.rank - 1} others; a flatten before it may be missing",
                       lv.pos, frame, fix="e.g. -> flatten -> linear(...)")

@@ -73,6 +73,7 @@ class Frame:
     branches: dict[int, int] = field(default_factory=dict)  # id(If) -> taken branch
     loops: dict[int, int] = field(default_factory=dict)  # id(For) -> iterations run
     loop: tuple[int, ...] = ()  # the iterations of the `for` loops now running
+    loop_reads: set[str] = field(default_factory=set)  # tensors read inside a loop
     bound: dict[str, Pos] = field(default_factory=dict)  # tensor bindings not yet read
     inputs: list[Tensor] = field(default_factory=list)
     output: Any = None

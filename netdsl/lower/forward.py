@@ -8,6 +8,7 @@ from .. import ir
 from .. import nodes as n
 from ..catalogue import REQUIRED, LayerSpec
 from ..check import Frame, SiteRecord
+from ..check.evaluate import COMPILE_TIME_FUNCTIONS
 from ..dims import (
     Sym,
 )
@@ -78,11 +79,27 @@ class Forward:
                 code = self.stage_code(stage, inputs, frame, multi=multi and last)
                 inputs = [code]
             return code
+        if isinstance(e, n.Call) and isinstance(e.func, n.Name) and (
+                e.func.id in COMPILE_TIME_FUNCTIONS) and e.func.id not in frame.env:
+            return self.compile_time_forward(e.func.id, [self.fexpr(a, frame) for a in e.args])
         if isinstance(e, n.Call):
             return self.call_code(e, frame, multi)
         if isinstance(e, n.Index):
             return self.index_code(e, frame)
         raise Unsupported(type(e).__name__)
+
+    @staticmethod
+    def compile_time_forward(name: str, args: list[ir.Expr]) -> ir.Expr:
+        """`1 / sqrt(hs)` inside a tensor expression: the same Python the constructor would
+        write (netdsl/lower/exprs.py, compile_time_code), with forward's names."""
+        if name == "sqrt":
+            return ir.BinaryOp("**", args[0], ir.Const("0.5"))
+        if name == "ceil":
+            inner = ir.BinaryOp("//", ir.UnaryOp("-", args[0]), ir.Const("1"))
+            return ir.CallFunction("int", [ir.UnaryOp("-", inner)])
+        if name == "floor":
+            return ir.CallFunction("int", [ir.BinaryOp("//", args[0], ir.Const("1"))])
+        return ir.CallFunction(name, args)
 
     def unpack(self: ClassLowering, name: str) -> str:
         if name not in self.unpacked:
