@@ -295,7 +295,7 @@ def test_the_fix_for_augmented_assignment_applies() -> None:
 def test_compile_time_functions_inside_tensor_expressions() -> None:
     source = ("network Net(hs=10)(x: [B, 4]):\n"
               "    x * (1 / sqrt(hs)) + ceil(hs / 3) - floor(2.5) + max(1, hs)\n")
-    program, model, _ = built(source)
+    _, model, _ = built(source)
     x = torch.ones(2, 4)
     expected = 1 / math.sqrt(10) + math.ceil(10 / 3) - math.floor(2.5) + max(1, 10)
     torch.testing.assert_close(model(x), torch.full((2, 4), expected))
