@@ -4,7 +4,8 @@ Five kinds of spelling cover every layer:
 
 - ``module``: an ``nn.Module`` attribute called on its inputs, ``self.conv1(x)``;
 - ``function``: a torch function, ``torch.cat([a, b], dim=1)``, ``F.pad(x, (1, 1))``;
-- ``method``: a tensor method on the first input, ``x.permute(0, 2, 1)``, ``x.mean(dim=1)``;
+- ``method``: a tensor method on the first input, ``x.permute(0, 2, 1)``, ``x.mean(dim=1)``,
+  the other inputs its first arguments, ``x.masked_fill(mask, 0.0)``;
 - ``operator``: a Python operator between the inputs, ``a + b``;
 - ``helper``: a function the generated file defines itself, ``pad_to_match(a, b)``.
 
@@ -65,8 +66,8 @@ class Forward:
                 written.append(f"{arg.name}={value}")
             elif value or arg.style == "positional":
                 written.append(value)  # an empty spread writes nothing
-        if self.kind == "method":
-            return f"{operand(ins[0])}.{self.name}({', '.join(written)})"
+        if self.kind == "method":  # further inputs come first: x.masked_fill(mask, value)
+            return f"{operand(ins[0])}.{self.name}({', '.join([*ins[1:], *written])})"
         if self.kind == "module":
             return f"self.{attribute}({', '.join(ins)})"
         passed = [f"[{', '.join(ins)}]"] if self.inputs_as_list else ins

@@ -74,7 +74,7 @@ def forward_expr(spelling: Forward, inputs: list[ir.Expr], args: dict[str, Any],
             positional.extend(value)
         else:
             positional.append(value)
-    if spelling.kind == "method":
-        return ir.CallMethod(ins[0], spelling.name, positional, keywords)
+    if spelling.kind == "method":  # further inputs come first: x.masked_fill(mask, value)
+        return ir.CallMethod(ins[0], spelling.name, [*ins[1:], *positional], keywords)
     passed: list[ir.Expr] = [ir.ListOf(ins)] if spelling.inputs_as_list else ins
     return ir.CallFunction(spelling.name, [*passed, *positional], keywords)
