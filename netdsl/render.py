@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .catalogue import REQUIRED, LayerSpec
@@ -17,6 +18,12 @@ def py_str(text: str) -> str:
     return f'"{body}"'
 
 
+def float_code(value: float) -> str:
+    """A float as Python source: repr, except for infinity and nan, which have no literal
+    (`float("-inf")` needs no import, unlike math.inf)."""
+    return repr(value) if math.isfinite(value) else f'float("{value!r}")'
+
+
 def py_literal(value: Any, symbolic: bool = False) -> str:
     """A compile-time value as Python source. With symbolic=True, sizes that remember an
     expression (SInt) are written as that expression."""
@@ -27,7 +34,7 @@ def py_literal(value: Any, symbolic: bool = False) -> str:
     if isinstance(value, int):
         return repr(int(value))
     if isinstance(value, float):
-        return repr(value)
+        return float_code(value)
     if isinstance(value, str):
         return py_str(value)
     if isinstance(value, Sym):

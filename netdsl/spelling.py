@@ -16,6 +16,7 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Literal
@@ -100,3 +101,15 @@ def keyword(*names: str, omit_default: bool = False) -> tuple[ForwardArg, ...]:
 
 def spread(name: str) -> tuple[ForwardArg, ...]:
     return (ForwardArg(name, "spread"),)
+
+
+# a name, a number or an attribute chain, with or without a unary minus: what black and ruff
+# write next to `**` without spaces (x**2, self.scale**-1), as opposed to (a + b) ** 2
+_SIMPLE_POWER_OPERAND = re.compile(r"-?(?:[A-Za-z_][A-Za-z0-9_.]*|[0-9][0-9_.]*(?:e[+-]?[0-9]+)?)")
+
+
+def power(left: str, right: str) -> str:
+    """`left ** right` as black and ruff write it: hugged when both operands are simple."""
+    hug = all(_SIMPLE_POWER_OPERAND.fullmatch(part) for side in (left, right)
+              for part in side.split("**"))  # x**2**2: a chain of simple operands hugs
+    return f"{left}**{right}" if hug else f"{left} ** {right}"

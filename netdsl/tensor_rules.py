@@ -114,7 +114,7 @@ def binary(symbol: str, left: Operand, right: Operand) -> TT:
         tensors[0].shape
     dtype = result_type(operands)
     if symbol in ("==", "!=", "<", "<=", ">", ">="):
-        return TT(shape, "bool")
+        return TT(shape, "bool", _elementwise_layout(tensors[0]) if len(tensors) == 1 else None)
     kinds = [o.dtype if isinstance(o, TT) else _number_dtype(o) for o in operands]
     if symbol == "-" and "bool" in (kinds[0] if isinstance(left, TT) else "",
                                     kinds[1] if isinstance(right, TT) else ""):
@@ -129,7 +129,8 @@ def binary(symbol: str, left: Operand, right: Operand) -> TT:
                          f"(** {right}); use a float exponent or a float tensor")
     if symbol == "/" and not is_float(dtype):
         dtype = DEFAULT_FLOAT  # true division
-    return TT(shape, dtype)
+    # with a number, the result keeps the tensor's layout (a permuted tensor stays permuted)
+    return TT(shape, dtype, _elementwise_layout(tensors[0]) if len(tensors) == 1 else None)
 
 
 def negate(x: TT) -> TT:

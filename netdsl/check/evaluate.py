@@ -357,9 +357,20 @@ class Evaluation:
         return -value if e.op == "-" else value
 
     def eval_Compare(self: Checker, e: n.Compare, frame: Frame) -> Any:
-        left = self.compile_time(self.eval(e.left, frame), e.left.pos, "a comparison")
-        for op, right_e in zip(e.ops, e.comparators, strict=True):
-            right = self.compile_time(self.eval(right_e, frame), right_e.pos, "a comparison")
+        first = primary(self.eval(e.left, frame))
+        other: Any = None
+        if len(e.ops) == 1:  # a tensor compared with a tensor or a number: a bool tensor
+            other = primary(self.eval(e.comparators[0], frame))
+            if isinstance(first, Tensor) or isinstance(other, Tensor):
+                if isinstance(first, Poison) or isinstance(other, Poison):
+                    return POISON
+                return self.tensor_operator(e.ops[0], e, e.left, e.comparators[0], first, other,
+                                            frame)
+        chain = "a chain of comparisons" if len(e.ops) > 1 else "a comparison"
+        left = self.compile_time(first, e.left.pos, chain)
+        for i, (op, right_e) in enumerate(zip(e.ops, e.comparators, strict=True)):
+            right = self.compile_time(other if i == 0 and len(e.ops) == 1 else
+                                      primary(self.eval(right_e, frame)), right_e.pos, chain)
             if isinstance(left, Sym) or isinstance(right, Sym):
                 if op in ("==", "!=") and isinstance(left, Sym) and isinstance(right, Sym):
                     ok = (left == right) == (op == "==")
@@ -383,7 +394,9 @@ class Evaluation:
         if isinstance(value, Poison):
             raise SourceError(f"{where} depends on an earlier error", pos)
         if isinstance(value, Tensor):
-            raise SourceError(f"{where} works on compile-time values, not tensors", pos)
+            raise SourceError(f"{where} works on compile-time values, not tensors" + (
+                "; compare tensors one pair at a time" if where.startswith("a chain") else ""),
+                pos)
         return value
 
     def eval_BinOp(self: Checker, e: n.BinOp, frame: Frame) -> Any:
@@ -417,6 +430,8 @@ class Evaluation:
             if isinstance(left, Sym) or isinstance(right, Sym):
                 raise SourceError("'/' gives a fraction; use '//' for dimensions", e.pos)
             return left / right
+        if op == "**":  # a stopgap for numbers only (the grammar has `**` for tensors)
+            return self.power(left, right, e)
         result = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
                   "//": lambda a, b: a // b, "%": lambda a, b: a % b}[op](left, right)
         if isinstance(result, int) and abs(result) > MAX_INT:
@@ -424,6 +439,22 @@ class Evaluation:
         if isinstance(result, float) and not math.isfinite(result):
             raise SourceError("number too large", e.pos)
         return result
+
+    @staticmethod
+    def power(left: Any, right: Any, e: n.BinOp) -> Any:
+        if isinstance(left, Sym) or isinstance(right, Sym):
+            raise SourceError("'**' needs known values; a symbolic dimension has none until "
+                              "run time", e.pos)
+        if left == 0 and right < 0:
+            raise SourceError("division by zero", e.pos)
+        if isinstance(right, int) and right > 0 and abs(left) > 1 and (
+                right * math.log2(abs(left)) > 62):
+            raise SourceError("integer too large" if isinstance(left, int) else
+                              "number too large", e.pos)
+        if left < 0 and isinstance(right, float) and not right.is_integer():
+            raise SourceError(f"{left!r} ** {right!r} is not a real number", e.pos)
+        return int(left) ** int(right) if isinstance(left, int) and isinstance(right, int) and (
+            right >= 0) else float(left) ** right
 
     def repeat(self: Checker, value: Any, count: Any, count_pos: Pos, pos: Pos) -> Repeated:
         if not is_int(count) or count < 1:

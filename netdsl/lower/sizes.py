@@ -23,7 +23,7 @@ from ..dims import (
     render_poly,
 )
 from ..errors import SourceError
-from ..render import py_literal, py_str
+from ..render import float_code, py_literal, py_str
 from ..values import BlockValue, LayerValue
 from .exprs import PRECEDENCE, Unsupported, operator_code
 
@@ -399,8 +399,8 @@ class Sizes:
     def sexpr(self: ClassLowering, e: n.Expr, prec: int = 0) -> str:
         """A compile-time expression as constructor-time Python."""
         if isinstance(e, n.Number):
-            text = repr(e.value)
-            return f"({text})" if e.value < 0 and prec > PRECEDENCE["unary"] else text
+            text = float_code(e.value) if isinstance(e.value, float) else repr(e.value)
+            return f"({text})" if text.startswith("-") and prec > PRECEDENCE["unary"] else text
         if isinstance(e, n.String):
             return py_str(e.value)
         if isinstance(e, n.Constant):
