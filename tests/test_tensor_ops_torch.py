@@ -391,3 +391,75 @@ def test_topk_over_a_symbolic_dimension_needs_its_size(k: int, ok: bool) -> None
     else:
         with pytest.raises(netdsl.NetDSLError, match="known only at run time"):
             netdsl.check_source(source, "t.net")
+
+
+# ---------------------------------------------------------------- end to end
+
+EVERY_OP = """\
+network Ops(x: [B, 4, 6], tokens: long[B, 6], c: [1, 1, 6], m: [6, 6]):
+    a = x -> exp -> log -> abs -> sqrt -> rsqrt -> sin -> cos -> reciprocal
+    b = x -> neg -> floor -> ceil -> round -> sign -> clamp(min=-0.5, max=0.5) -> pow(2)
+    keep = (x > 0) -> logical_not
+    picked = (keep, a, b) -> where
+    filled = (x, (tokens -> unsqueeze(1)) == 0) -> masked_fill(-1e9)
+    triangles = (m -> tril) + (m -> triu(diagonal=1))
+    index = x -> argmax(dim=2)
+    lowest = x -> argmin(dim=1, keepdim=true)
+    values, indices = x -> max(dim=1)
+    small, small_at = x -> min(dim=2, keepdim=true)
+    top, top_at = x -> topk(2, dim=2)
+    least = x -> amin(dim=(1, 2))
+    cls = c -> expand(B, -1, -1)
+    tiled = c -> repeat(2, 4, 1)
+    turned = x -> flip(1) -> roll(1, dims=2)
+    grown = (c, x) -> expand_as
+    powers = x ** 2 + 2 ** -x - (x != 0) * 1.5 + (x >= 0.5) + -x ** 2
+    return (picked, filled, triangles, index, lowest, values, indices, small, small_at, top,
+            top_at, least, (cls, x) -> cat(dim=1), tiled, turned, grown, powers)
+"""
+
+
+def every_op_inputs(batch: int) -> list[torch.Tensor]:
+    return [torch.randn(batch, 4, 6), torch.randint(0, 3, (batch, 6)), torch.randn(1, 1, 6),
+            torch.randn(6, 6)]
+
+
+def assert_same(a: Any, b: Any) -> None:
+    for x, y in zip(flat(a), flat(b), strict=True):
+        torch.testing.assert_close(x, y, equal_nan=True)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_a_network_of_every_op_runs_with_the_shapes_and_dtypes_check_gives(batch: int) -> None:
+    program = netdsl.check_source(EVERY_OP, "ops.net")
+    net = program.networks[0]
+    model = netdsl.build(program, "Ops")()
+    inputs = every_op_inputs(batch)
+    with FlopCounterMode(display=False) as counter:
+        outputs = flat(model(*inputs))
+    assert [(tuple(t.shape), NAMES[t.dtype]) for t in outputs] == [
+        (tuple(d if isinstance(d, int) else d.evaluate({"B": batch}) for d in tt.shape),
+         canonical(tt.dtype)) for tt in net.outputs]
+    cost = annotate(net)
+    assert cost.flops == counter.get_total_flops() == 0
+
+
+def test_every_op_passes_fx_torchscript_and_export() -> None:
+    program = netdsl.check_source(EVERY_OP, "ops.net")
+    model = netdsl.build(program, "Ops")().eval()
+    inputs = every_op_inputs(2)
+    with torch.no_grad():
+        expected = model(*inputs)
+        assert_same(torch.fx.symbolic_trace(model)(*inputs), expected)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # TorchScript's deprecation notice
+            assert_same(torch.jit.script(model)(*inputs), expected)
+        exported = torch.export.export(model, tuple(inputs))
+        assert_same(exported.module()(*inputs), expected)
+
+
+def test_generated_code_writes_operators_as_ruff_formats_them() -> None:
+    code = netdsl.to_pytorch(netdsl.check_source(EVERY_OP, "ops.net"))
+    assert "x**2 + 2**-x - (x != 0) * 1.5 + (x >= 0.5) + -(x**2)" in code
+    assert "x.masked_fill(tokens.unsqueeze(1) == 0, -1000000000.0)" in code
+    assert "c.expand(B, -1, -1)" in code

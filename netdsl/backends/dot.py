@@ -38,7 +38,7 @@ CATEGORY_COLOURS: dict[str, str] = {
 }
 OTHER_COLOUR = "#f2f2f2"  # an nn class outside the catalogue
 MERGES = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "matmul": "@", "cat": "cat",
-          "stack": "stack"}
+          "stack": "stack", "eq": "==", "ne": "≠", "lt": "<", "le": "≤", "gt": ">", "ge": "≥"}
 
 
 def shape_label(node: Node, index: int = 0) -> str:
