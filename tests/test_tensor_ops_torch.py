@@ -20,6 +20,7 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from test_families_torch import agree_symbolic
 from test_layers_torch import SETTINGS, lit, shape_of
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -463,3 +464,44 @@ def test_generated_code_writes_operators_as_ruff_formats_them() -> None:
     assert "x**2 + 2**-x - (x != 0) * 1.5 + (x >= 0.5) + -(x**2)" in code
     assert "x.masked_fill(tokens.unsqueeze(1) == 0, -1000000000.0)" in code
     assert "c.expand(B, -1, -1)" in code
+
+
+@SETTINGS
+@given(st.data())
+def test_symbolic_batch_where_torchs_answer_does_not_depend_on_it(data: Any) -> None:
+    """With B symbolic: where torch gives the same shapes for every B, netdsl gives them as
+    functions of B; where torch's answer depends on B, netdsl refuses."""
+    d = data.draw
+    rest = shape_of(d, d(st.integers(1, 2)), 1, 3)
+    rank = len(rest) + 1
+    which = d(st.sampled_from(["expand", "repeat", "topk", "max", "argmax", "flip", "roll"]))
+    if which == "expand":
+        sizes: list[Any] = [d(st.sampled_from(["B", -1, 1, 2]))]
+        sizes += [d(st.sampled_from([-1, size, 2])) for size in rest]
+        body = f"expand({', '.join(map(str, sizes))})"
+
+        def fn(b: int) -> Any:
+            return torch.randn(b, *rest).expand(*[b if s == "B" else s for s in sizes])
+    elif which == "repeat":
+        counts = [d(st.integers(1, 3)) for _ in range(rank)]
+        body = f"repeat({', '.join(map(str, counts))})"
+
+        def fn(b: int) -> Any:
+            return torch.randn(b, *rest).repeat(*counts)
+    elif which in ("topk", "max", "argmax"):
+        dim = d(st.integers(-rank, rank - 1))
+        k = d(st.integers(1, 3))
+        body = f"topk({k}, dim={dim})" if which == "topk" else f"{which}(dim={dim})"
+
+        def fn(b: int) -> Any:
+            x = torch.randn(b, *rest)
+            return torch.topk(x, k, dim=dim) if which == "topk" else getattr(torch, which)(
+                x, dim=dim)
+    else:
+        dim = d(st.integers(-rank, rank - 1))
+        body = f"flip({dim})" if which == "flip" else f"roll(2, dims={dim})"
+
+        def fn(b: int) -> Any:
+            x = torch.randn(b, *rest)
+            return x.flip(dim) if which == "flip" else torch.roll(x, 2, dim)
+    agree_symbolic(body, ["B", *map(str, rest)], fn)
