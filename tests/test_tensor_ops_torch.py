@@ -11,6 +11,7 @@ operation is compiled, run, traced with torch.fx and scripted with TorchScript.
 
 from __future__ import annotations
 
+import math
 import operator
 import warnings
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import netdsl
 from netdsl.cost import annotate
+from netdsl.render import py_literal
 from netdsl.tensor_rules import canonical
 
 TORCH_DTYPES = {"float": torch.float32, "double": torch.float64, "half": torch.float16,
@@ -505,3 +507,38 @@ def test_symbolic_batch_where_torchs_answer_does_not_depend_on_it(data: Any) -> 
             x = torch.randn(b, *rest)
             return x.flip(dim) if which == "flip" else torch.roll(x, 2, dim)
     agree_symbolic(body, ["B", *map(str, rest)], fn)
+
+
+# ---------------------------------------------------------------- literals and precedence
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, -1e9])
+def test_a_float_is_written_as_torch_only_code_that_scripts(value: float) -> None:
+    code = py_literal(value)
+    source = f"def fill(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:\n" \
+             f"    return x.masked_fill(m, {code})\n"
+    scope: dict[str, Any] = {"torch": torch}
+    exec(source, scope)  # the generated files import torch and nothing else
+    x, m = torch.zeros(3), torch.tensor([True, False, True])
+    for fill in (scope["fill"], torch.jit.CompilationUnit(source).fill):
+        want = torch.zeros(3).masked_fill(m, value)
+        torch.testing.assert_close(fill(x, m), want, equal_nan=True)
+
+
+@pytest.mark.parametrize("expression", ["2 ** 3 ** 2 // 64", "-2 ** 2 + 12", "(-2) ** 2 * 2",
+                                        "2 ** -1 * 16", "0 * 3 ** 2 + 2 ** 2"])
+def test_power_binds_as_in_python(expression: str) -> None:
+    want = eval(expression)  # the same text, as Python reads it
+    got = netdsl_types(f"x0 -> linear({expression})", [((2, 4), "float")])
+    if isinstance(want, float):  # 2 ** -1 is 0.5: a size must be an integer
+        assert got[0] == "error" and "must be an integer" in got[1]
+    else:
+        assert got[0] == "ok" and got[1] == [((2, want), "float")], got
+
+
+def test_fmt_spaces_power_and_comparisons_like_the_other_operators() -> None:
+    from netdsl.fmt import format_source
+
+    source = "network T(x: [B, 4]):\n    y = x**2 + 2 ** -x\n    return (y, x==0)\n"
+    assert format_source(source, "t.net") == (
+        "network T(x: [B, 4]):\n    y = x ** 2 + 2 ** -x\n    return (y, x == 0)\n")

@@ -13,6 +13,7 @@ from ..catalogue import (
 )
 from ..dims import (
     NO_REFS,
+    Opaque,
     Ref,
     SInt,
     Sym,
@@ -453,8 +454,14 @@ class Evaluation:
                               "number too large", e.pos)
         if left < 0 and isinstance(right, float) and not right.is_integer():
             raise SourceError(f"{left!r} ** {right!r} is not a real number", e.pos)
-        return int(left) ** int(right) if isinstance(left, int) and isinstance(right, int) and (
-            right >= 0) else float(left) ** right
+        if isinstance(left, int) and isinstance(right, int) and right >= 0:
+            value = int(left) ** int(right)
+            deps = frozenset(r for v in (left, right) if isinstance(v, SInt)
+                             for r in refs(v.expr))
+            # generated code cannot write this size as an expression (yet): it writes the
+            # value, and the class does not offer the names it depends on
+            return SInt(value, Opaque(deps)) if deps else value
+        return float(left) ** right
 
     def repeat(self: Checker, value: Any, count: Any, count_pos: Pos, pos: Pos) -> Repeated:
         if not is_int(count) or count < 1:
