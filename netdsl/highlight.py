@@ -107,7 +107,7 @@ class NetdslLexer(RegexLexer):
             (DIGITS, Number.Integer),
             (r"->", Operator),
             (r"\.\.\.", Punctuation),
-            (r"==|!=|<=|>=|//|[<>+\-*/%@]", Operator),
+            (r"==|!=|<=|>=|//|\*\*|[<>+\-*/%@]", Operator),
             (r"[(\[]", Punctuation, "brackets"),
             (r"[:,.]", Punctuation),
         ],
