@@ -229,7 +229,9 @@ def where(call: Call) -> Applied:
         raise ShapeError(f"where needs a bool condition (its first input), but it is "
                          f"{condition}; compare to make one, e.g. mask != 0", explain=[])
     shape = broadcast([t.shape for t in call.inputs], "where")
-    return Applied(TT(shape, result_type([a, b])), "torch.where")
+    warnings = [] if is_bool(condition.dtype) else [
+        "torch deprecates a uint8 condition in where (it warns); compare to make a bool mask"]
+    return Applied(TT(shape, result_type([a, b])), "torch.where", warnings=warnings)
 
 
 def masked_fill(call: Call) -> Applied:

@@ -542,3 +542,10 @@ def test_fmt_spaces_power_and_comparisons_like_the_other_operators() -> None:
     source = "network T(x: [B, 4]):\n    y = x**2 + 2 ** -x\n    return (y, x==0)\n"
     assert format_source(source, "t.net") == (
         "network T(x: [B, 4]):\n    y = x ** 2 + 2 ** -x\n    return (y, x == 0)\n")
+
+
+def test_a_uint8_condition_is_accepted_with_torchs_deprecation_warning() -> None:
+    # torch warns once per process (TORCH_WARN_ONCE), so test_where may have seen it first
+    program = netdsl.check_source("network T(m: uint8[2, 3], a: [2, 3]):\n"
+                                  "    return (m, a, a) -> where\n", "t.net")
+    assert any("deprecates" in w.message for w in program.warnings)
