@@ -38,7 +38,7 @@ _TOKEN = re.compile(rf"""
     (?P<space>[ \t]+) | (?P<newline>\n) | (?P<comment>\#[^\n]*)
   | (?P<string>"(?:[^"\\\n]|\\.)*") | (?P<number>{_FLOAT}|\d(?:_?\d)*)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>\.\.\.|->|//|\*\*|==|!=|<=|>=|[-+*/%@<>=()\[\],:.])
+  | (?P<op>\.\.\.|->|\*\*|//|==|!=|<=|>=|[-+*/%@<>=()\[\],:.])
 """, re.VERBOSE)
 # words that are not operands: a `(` after them opens a group, a `-` after them is unary
 KEYWORDS = frozenset({"import", "block", "network", "return", "pass", "if", "elif", "else",

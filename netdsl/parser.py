@@ -41,7 +41,6 @@ TERMINAL_WORDS = {
     "$END": "the end of the file", "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'",
     "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "_ARROW": "'->'", "DOT": "'.'",
     "COMP_OP": "a comparison", "ADD_OP": "'+' or '-'", "MUL_OP": "an operator",
-    "POW_OP": "'**'",
     "BLOCK": "'block'", "NETWORK": "'network'", "IMPORT": "'import'", "RETURN": "'return'",
     "IF": "'if'", "ELIF": "'elif'", "ELSE": "'else'", "AS": "'as'", "NOT": "'not'",
     "AND": "'and'", "OR": "'or'", "TRUE": "'true'", "FALSE": "'false'", "NONE": "'none'",
@@ -454,7 +453,7 @@ class ToNodes:
 
     arith = _binary_chain
     term = _binary_chain
-    power = _binary_chain
+    pow_op = _binary_chain
 
     def unary(self, items: list[Any]) -> n.Expr:
         op, operand = items

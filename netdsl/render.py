@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from .catalogue import REQUIRED, LayerSpec
@@ -16,12 +15,6 @@ def py_str(text: str) -> str:
         return single
     body = single[1:-1].replace("\\'", "'").replace('"', '\\"')
     return f'"{body}"'
-
-
-def float_code(value: float) -> str:
-    """A float as Python source: repr, except for infinity and nan, which have no literal
-    (`float("-inf")` needs no import, unlike math.inf)."""
-    return repr(value) if math.isfinite(value) else f'float("{value!r}")'
 
 
 def py_literal(value: Any, symbolic: bool = False) -> str:
@@ -43,6 +36,16 @@ def py_literal(value: Any, symbolic: bool = False) -> str:
         items = [py_literal(v, symbolic) for v in value]
         return f"({items[0]},)" if len(items) == 1 else "(" + ", ".join(items) + ")"
     raise TypeError(f"not a literal: {value!r}")
+
+
+def float_code(value: float) -> str:
+    """A float as Python source: `inf` is no Python literal, so infinities are spelled
+    `float("inf")` (what masked_fill(-inf) writes)."""
+    if value != value:
+        raise TypeError("NaN is not a netdsl value")
+    if value in (float("inf"), float("-inf")):
+        return f'float("{value}")'
+    return repr(value)
 
 
 def render_call(name: str, args: list[Any], kwargs: dict[str, Any],

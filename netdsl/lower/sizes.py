@@ -400,7 +400,7 @@ class Sizes:
         """A compile-time expression as constructor-time Python."""
         if isinstance(e, n.Number):
             text = float_code(e.value) if isinstance(e.value, float) else repr(e.value)
-            return f"({text})" if text.startswith("-") and prec > PRECEDENCE["unary"] else text
+            return f"({text})" if e.value < 0 and prec > PRECEDENCE["unary"] else text
         if isinstance(e, n.String):
             return py_str(e.value)
         if isinstance(e, n.Constant):
