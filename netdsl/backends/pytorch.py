@@ -258,7 +258,7 @@ def expr(e: ir.Expr, parent: int = 0) -> str:
         return f"({text})" if p < parent else text
     assert isinstance(e, ir.BinaryOp)
     p = PRECEDENCE["cmp" if e.op in COMPARISONS else e.op]
-    if e.op == "**":  # right-associative, and a unary minus may stand on its right: 2**-x
+    if e.op == "**":  # binds from the right, and tighter than a unary minus on its left
         text = power(expr(e.left, p + 1), expr(e.right, PRECEDENCE["unary"]))
     else:
         text = f"{expr(e.left, p)} {e.op} {expr(e.right, p + 1)}"

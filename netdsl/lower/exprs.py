@@ -11,7 +11,7 @@ from .. import nodes as n
 from ..spelling import Forward, power
 
 PRECEDENCE = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, "//": 6,
-              "%": 6, "@": 6, "unary": 7, "**": 8, "atom": 9}
+              "%": 6, "@": 6, "unary": 7, "**": 8}
 
 
 class Unsupported(Exception):
@@ -24,16 +24,16 @@ def operator_code(e: n.Expr, prec: int, sub: Callable[[n.Expr, int], str]) -> st
     if isinstance(e, n.TupleExpr):
         items = [sub(i, 0) for i in e.items]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-    if isinstance(e, n.BinOp) and e.op == "**":  # right-associative; 2**-x needs no parentheses
-        p = PRECEDENCE["**"]
-        text = power(sub(e.left, p + 1), sub(e.right, PRECEDENCE["unary"]))
-    elif isinstance(e, n.BinOp):
+    if isinstance(e, n.BinOp):
         p = PRECEDENCE[e.op]
-        text = f"{sub(e.left, p)} {e.op} {sub(e.right, p + 1)}"
+        if e.op == "**":  # binds from the right, and tighter than a unary minus on its left
+            text = power(sub(e.left, p + 1), sub(e.right, PRECEDENCE["unary"]))
+        else:
+            text = f"{sub(e.left, p)} {e.op} {sub(e.right, p + 1)}"
     elif isinstance(e, n.UnaryOp):
         p = PRECEDENCE["not" if e.op == "not" else "unary"]
         # -(x**2): ruff parenthesises a power under a unary minus, though Python needs none
-        inner = PRECEDENCE["atom"] if isinstance(e.operand, n.BinOp) and (
+        inner = PRECEDENCE["**"] + 1 if isinstance(e.operand, n.BinOp) and (
             e.operand.op == "**") else p
         text = f"not {sub(e.operand, p)}" if e.op == "not" else f"{e.op}{sub(e.operand, inner)}"
     elif isinstance(e, n.BoolOp):
