@@ -549,3 +549,26 @@ def test_a_uint8_condition_is_accepted_with_torchs_deprecation_warning() -> None
     program = netdsl.check_source("network T(m: uint8[2, 3], a: [2, 3]):\n"
                                   "    return (m, a, a) -> where\n", "t.net")
     assert any("deprecates" in w.message for w in program.warnings)
+
+
+@SETTINGS
+@given(st.data())
+def test_elementwise_results_keep_a_permuted_layout_as_torch_does(data: Any) -> None:
+    """`view` after an elementwise op of a permuted tensor fails in torch exactly when it
+    fails on the permuted tensor itself: the op keeps the layout."""
+    d = data.draw
+    shape = shape_of(d, d(st.integers(2, 3)), 1, 4)
+    order = d(st.permutations(range(len(shape))))
+    op, fn = d(st.sampled_from([
+        ("exp", torch.exp), ("logical_not", torch.logical_not), ("clamp(min=0.0)",
+                                                                  lambda x: x.clamp(min=0.0)),
+        ("pow(2)", lambda x: x.pow(2))]))
+    form = d(st.sampled_from(["stage", "operator", "comparison"]))
+    permute = f"x0 -> permute({', '.join(map(str, order))})"
+    if form == "stage":
+        expression, apply = f"{permute} -> {op} -> view(-1)", fn
+    elif form == "operator":
+        expression, apply = f"({permute}) * 2 -> view(-1)", (lambda x: x * 2)
+    else:
+        expression, apply = f"(({permute}) == 0) -> view(-1)", (lambda x: x == 0)
+    one(expression, lambda x: apply(x.permute(*order)).view(-1), shape, "float")
