@@ -19,6 +19,7 @@ from typing import Any, Literal, get_args
 
 from . import attention
 from . import shapes as s
+from . import tensor_rules as tr
 from .spelling import MODULE, Forward, keyword, positional, spread
 
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "<required>"})()
@@ -30,7 +31,7 @@ ANY_RANK = None
 # What a layer does, for the diagram's colours and the layer reference's sections.
 Category = Literal["conv", "linear", "embedding", "pool", "norm", "dropout", "activation",
                    "recurrent", "attention", "resample", "padding", "reshape", "merge", "split",
-                   "reduce"]
+                   "reduce", "elementwise"]
 CATEGORIES: tuple[str, ...] = get_args(Category)
 
 
@@ -382,6 +383,39 @@ ENTRIES: list[LayerSpec] = [
     _function("split", s.split, "split_size_or_sections, dim=0", "split",
               Forward("function", "torch.split", (*positional("split_size_or_sections"),
                                                   *keyword("dim")))),
+    # v2: elementwise maths, comparisons, selections, broadcasting
+    *(_function(name, tr.RULES[name], "", "elementwise", Forward("function", f"torch.{name}"))
+      for name in (*tr.FLOAT_MATHS, *tr.NUMBER_MATHS, "sign", "logical_not")),
+    _function("clamp", tr.clamp, "min=None, max=None", "elementwise",
+              Forward("function", "torch.clamp", keyword("min", "max", omit_default=True))),
+    _function("pow", tr.pow_rule, "exponent", "elementwise",
+              Forward("function", "torch.pow", positional("exponent"))),
+    *(_function(name, tr.triangle, "diagonal=0", "elementwise",
+                Forward("function", f"torch.{name}", keyword("diagonal", omit_default=True)))
+      for name in ("tril", "triu")),
+    _function("where", tr.where, "", "elementwise", Forward("function", "torch.where"),
+              min_inputs=3, max_inputs=3),
+    _function("masked_fill", tr.masked_fill, "value", "elementwise",
+              _method("masked_fill", positional("value")), min_inputs=2, max_inputs=2),
+    *(_function(name, tr.arg_select, "dim=None, keepdim=False", "reduce",
+                Forward("function", f"torch.{name}", REDUCTION)) for name in ("argmax", "argmin")),
+    *(_function(name, tr.max_min, "dim, keepdim=False", "reduce",
+                Forward("function", f"torch.{name}", (*keyword("dim"),
+                                                      *keyword("keepdim", omit_default=True))))
+      for name in ("max", "min")),
+    _function("topk", tr.topk, "k, dim=-1, largest=True, sorted=True", "reduce",
+              Forward("function", "torch.topk", (*positional("k"), *keyword(
+                  "dim", "largest", "sorted", omit_default=True)))),
+    _function("amin", s.reduce("torch.amin"), "dim=None, keepdim=False", "reduce",
+              _method("amin", REDUCTION)),
+    _function("expand", tr.expand, "*sizes", "reshape", _method("expand", spread("sizes"))),
+    _function("expand_as", tr.expand_as, "", "reshape", _method("expand_as", ()),
+              min_inputs=2, max_inputs=2),
+    _function("repeat", tr.repeat, "*repeats", "reshape", _method("repeat", spread("repeats"))),
+    _function("flip", tr.flip, "*dims", "reshape", _method("flip", spread("dims"))),
+    _function("roll", tr.roll, "shifts, dims=None", "reshape",
+              Forward("function", "torch.roll", (*positional("shifts"),
+                                                 *keyword("dims", omit_default=True)))),
 ]
 
 LAYERS: dict[str, LayerSpec] = {spec.name: spec for spec in ENTRIES}

@@ -152,6 +152,27 @@ EXAMPLES: dict[str, Example] = {
     "amax": _x("[B, 64, 8, 8]", "amax(dim=(2, 3), keepdim=true)"),
     "chunk": _x(VECTOR, "chunk(2, dim=1)"),
     "split": _x(VECTOR, "split((16, 48), dim=1)"),
+    **{name: _x(VECTOR, name) for name in (
+        "exp", "log", "sqrt", "rsqrt", "sin", "cos", "reciprocal", "abs", "neg", "floor", "ceil",
+        "round", "sign")},
+    "logical_not": Example("mask: bool[B, T]", "logical_not"),
+    "clamp": _x(VECTOR, "clamp(min=0.0, max=6.0)"),
+    "pow": _x(VECTOR, "pow(2)"),
+    "tril": _x("[16, 16]", "tril"),
+    "triu": _x("[16, 16]", "triu(diagonal=1)"),
+    "where": Example("mask: bool[B, 64], a: [B, 64], b: [1, 64]", "where"),
+    "masked_fill": Example("scores: [B, T, T], mask: bool[T, T]", "masked_fill(-1e9)"),
+    "argmax": _x("[B, 10]", "argmax(dim=1)"),
+    "argmin": _x("[B, 10]", "argmin(dim=1, keepdim=true)"),
+    "max": _x(SEQUENCE, "max(dim=1)"),
+    "min": _x(SEQUENCE, "min(dim=2, keepdim=true)"),
+    "topk": _x("[B, 10]", "topk(3)"),
+    "amin": _x("[B, 64, 8, 8]", "amin(dim=(2, 3))"),
+    "expand": _x("[1, 1, 64]", "expand(8, -1, -1)"),
+    "expand_as": _two("[1, 64]", "[B, 64]", "expand_as"),
+    "repeat": _x(VECTOR, "repeat(1, 2)"),
+    "flip": _x(SEQUENCE, "flip(1)"),
+    "roll": _x(IMAGE, "roll((4, 4), dims=(2, 3))"),
 }
 
 TITLES = {
@@ -159,7 +180,8 @@ TITLES = {
     "norm": "Normalization", "dropout": "Dropout", "activation": "Activations",
     "recurrent": "Recurrent layers", "attention": "Attention and transformer layers",
     "resample": "Resampling", "padding": "Padding", "reshape": "Reshaping",
-    "merge": "Combining tensors", "split": "Splitting tensors", "reduce": "Reductions",
+    "merge": "Combining tensors", "split": "Splitting tensors",
+    "reduce": "Reductions and selections", "elementwise": "Elementwise maths and masks",
 }
 
 HEADER = """\

@@ -101,6 +101,7 @@ out_features num_features num_channels num_groups normalized_shape output_size n
 embedding_dim padding_idx input_size hidden_size num_layers proj_size embed_dim num_heads kdim vdim
 d_model nhead dim_feedforward size dim dims dim0 dim1 start_dim end_dim unflattened_size shape pad
 upscale_factor downscale_factor chunks split_size_or_sections divisor_override num_parameters
+sizes repeats shifts diagonal k
 """.split())
 
 

@@ -4,7 +4,8 @@ Five kinds of spelling cover every layer:
 
 - ``module``: an ``nn.Module`` attribute called on its inputs, ``self.conv1(x)``;
 - ``function``: a torch function, ``torch.cat([a, b], dim=1)``, ``F.pad(x, (1, 1))``;
-- ``method``: a tensor method on the first input, ``x.permute(0, 2, 1)``, ``x.mean(dim=1)``;
+- ``method``: a tensor method on the first input, ``x.permute(0, 2, 1)``, ``x.mean(dim=1)``,
+  the other inputs its first arguments, ``x.masked_fill(mask, 0.0)``;
 - ``operator``: a Python operator between the inputs, ``a + b``;
 - ``helper``: a function the generated file defines itself, ``pad_to_match(a, b)``.
 
@@ -18,6 +19,7 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Literal, TypeVar
@@ -81,8 +83,8 @@ class Forward:
             elif value or arg.style == "positional":
                 written.append(value)  # an empty spread writes nothing
         written += by_keyword
-        if self.kind == "method":
-            return f"{operand(ins[0])}.{self.name}({', '.join(written)})"
+        if self.kind == "method":  # further inputs come first: x.masked_fill(mask, value)
+            return f"{operand(ins[0])}.{self.name}({', '.join([*ins[1:], *written])})"
         if self.kind == "module":
             return f"self.{attribute}({', '.join([*ins, *written])})"
         passed = [f"[{', '.join(ins)}]"] if self.inputs_as_list else ins
@@ -122,3 +124,15 @@ def keyword(*names: str, omit_default: bool = False) -> tuple[ForwardArg, ...]:
 
 def spread(name: str) -> tuple[ForwardArg, ...]:
     return (ForwardArg(name, "spread"),)
+
+
+# a name, a number or an attribute chain, with or without a unary minus: what black and ruff
+# write next to `**` without spaces (x**2, self.scale**-1), as opposed to (a + b) ** 2
+_SIMPLE_POWER_OPERAND = re.compile(r"-?(?:[A-Za-z_][A-Za-z0-9_.]*|[0-9][0-9_.]*(?:e[+-]?[0-9]+)?)")
+
+
+def power(left: str, right: str) -> str:
+    """`left ** right` as black and ruff write it: hugged when both operands are simple."""
+    hug = all(_SIMPLE_POWER_OPERAND.fullmatch(part) for side in (left, right)
+              for part in side.split("**"))  # x**2**2: a chain of simple operands hugs
+    return f"{left}**{right}" if hug else f"{left} ** {right}"

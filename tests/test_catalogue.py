@@ -33,6 +33,7 @@ NOT_IN_NETDSL = {
     ("Hardtanh", "min_value"): "deprecated alias of min_val",
     ("Hardtanh", "max_value"): "deprecated alias of max_val",
     ("add", "alpha"): "netdsl's add is `a + b`; a scaled sum is written with `*`",
+    ("expand", "implicit"): "internal to torch's own broadcasting, not for users",
 }
 # (torch class or function, argument) -> why netdsl offers an argument torch does not
 ONLY_IN_NETDSL = {
@@ -52,10 +53,13 @@ OTHER_DEFAULT = {
     ("sum", "dim"): (None, "as for mean"),
     ("amax", "dim"): (None, "torch writes 'every dimension' as dim=[]"),
     ("squeeze", "dim"): (None, "none squeezes every size-1 dimension: the overload without dim"),
+    ("amin", "dim"): (None, "as for amax"),
+    ("roll", "dims"): (None, "torch's Python signature writes no dims as dims=None"),
 }
 # torch function -> (netdsl name, torch's name) for an argument named differently
 RENAMED = {
     "view": ("shape", "size"),  # Tensor.view's Python signature is view(*shape)
+    "expand": ("sizes", "size"),  # Tensor.expand(*sizes)
 }
 # How to read each function's signature: a Python callable inspect can read, or the ATen
 # overload Python's method or function dispatches to (its schema names every argument).
@@ -66,8 +70,14 @@ FUNCTION_SOURCES: dict[str, Any] = {
     "view": "view.default", "permute": "permute.default", "transpose": "transpose.int",
     "squeeze": "squeeze.dim", "unsqueeze": "unsqueeze.default",
     "scaled_dot_product_attention": "scaled_dot_product_attention.default",
+    **{name: f"{name}.default" for name in (
+        "exp", "log", "sqrt", "rsqrt", "sin", "cos", "reciprocal", "abs", "neg", "floor", "ceil",
+        "round", "sign", "logical_not", "clamp", "tril", "triu", "argmax", "argmin", "topk",
+        "amin", "expand", "expand_as", "repeat", "flip", "roll")},
+    "pow": "pow.Tensor_Scalar", "where": "where.self", "masked_fill": "masked_fill.Scalar",
+    "max": "max.dim", "min": "min.dim",
 }
-TENSOR_ARGUMENTS = {"input", "self", "tensor", "tensors", "other"}
+TENSOR_ARGUMENTS = {"input", "self", "tensor", "tensors", "other", "condition", "mask"}
 NO_TORCH_COUNTERPART = {"pad_to_match": "netdsl's own helper, written into the generated file"}
 
 Row = tuple[str, str, bool, bool]  # name, repr(default), keyword-only, star
@@ -129,8 +139,10 @@ def schema_parameters(source: Any) -> list[tuple[str, Any, bool, bool]]:
         if arg.name in TENSOR_ARGUMENTS or is_tensor(arg):  # netdsl's inputs
             continue
         default = arg.default_value if arg.has_default_value() else REQUIRED
-        # a list of sizes or dims: Python's method takes its items as *args (x.permute(0, 2, 1))
-        star = str(arg.type) in ("List[int]", "List[SymInt]") and not arg.has_default_value()
+        # a list of sizes or dims: Python's method takes its items as *args (x.permute(0, 2, 1));
+        # a list of fixed length 1 (`SymInt[1] shifts`) takes one int or a tuple instead
+        star = str(arg.type) in ("List[int]", "List[SymInt]") and not arg.has_default_value() \
+            and arg.N != 1
         out.append((arg.name, REQUIRED if star else default, arg.kwarg_only, star))
     return out
 

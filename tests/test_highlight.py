@@ -82,7 +82,7 @@ def expected_kinds(kind: str, value: str) -> tuple[object, ...]:
         "COMMENT": (Comment,),
         "__IGNORE_0": (Whitespace,),
         "_ARROW": (Operator,), "COMP_OP": (Operator,), "ADD_OP": (Operator,),
-        "MUL_OP": (Operator,), "EQUAL": (Operator,),
+        "MUL_OP": (Operator,), "POW_OP": (Operator,), "EQUAL": (Operator,),
     }.get(kind, (Punctuation,))
 
 

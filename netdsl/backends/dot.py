@@ -34,10 +34,11 @@ CATEGORY_COLOURS: dict[str, str] = {
     "activation": "#fed9a6", "dropout": "#fed9a6", "pool": "#fddaec", "resample": "#fddaec",
     "recurrent": "#e5d8bd", "attention": "#e5d8bd", "reshape": "#f2f2f2",
     "padding": "#f2f2f2", "merge": "#f2f2f2", "split": "#f2f2f2", "reduce": "#f2f2f2",
+    "elementwise": "#fed9a6",  # maths and masks, coloured as the activations they resemble
 }
 OTHER_COLOUR = "#f2f2f2"  # an nn class outside the catalogue
 MERGES = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "matmul": "@", "cat": "cat",
-          "stack": "stack"}
+          "stack": "stack", "eq": "==", "ne": "≠", "lt": "<", "le": "≤", "gt": ">", "ge": "≥"}
 
 
 def shape_label(node: Node, index: int = 0) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import ir
-from ..spelling import operand
+from ..spelling import operand, power
 from .writer import Writer
 
 # Helper functions a generated module may need, by the name lowering asks for. Each one is
@@ -260,12 +260,15 @@ def expr(e: ir.Expr, parent: int = 0) -> str:
         return f"{expr(e.value, PRECEDENCE['atom'])}[{', '.join(items)}]"
     if isinstance(e, ir.UnaryOp):
         p = PRECEDENCE["not" if e.op == "not" else "unary"]
-        text = f"not {expr(e.operand, p)}" if e.op == "not" else f"{e.op}{expr(e.operand, p)}"
+        # -(x**2): ruff parenthesises a power under a unary minus, though Python needs none
+        inner = PRECEDENCE["atom"] if isinstance(e.operand, ir.BinaryOp) and (
+            e.operand.op == "**") else p
+        text = f"not {expr(e.operand, p)}" if e.op == "not" else f"{e.op}{expr(e.operand, inner)}"
         return f"({text})" if p < parent else text
     assert isinstance(e, ir.BinaryOp)
     p = PRECEDENCE["cmp" if e.op in COMPARISONS else e.op]
     if e.op == "**":  # binds from the right, and tighter than a unary minus on its left
-        text = f"{expr(e.left, p + 1)} ** {expr(e.right, PRECEDENCE['unary'])}"
+        text = power(expr(e.left, p + 1), expr(e.right, PRECEDENCE["unary"]))
     else:
         text = f"{expr(e.left, p)} {e.op} {expr(e.right, p + 1)}"
     return f"({text})" if p < parent else text

@@ -503,9 +503,20 @@ class Evaluation:
         return -value if e.op == "-" else value
 
     def eval_Compare(self: Checker, e: n.Compare, frame: Frame) -> Any:
-        left = self.compile_time(self.eval(e.left, frame), e.left.pos, "a comparison")
-        for op, right_e in zip(e.ops, e.comparators, strict=True):
-            right = self.compile_time(self.eval(right_e, frame), right_e.pos, "a comparison")
+        first = primary(self.eval(e.left, frame))
+        other: Any = None
+        if len(e.ops) == 1:  # a tensor compared with a tensor or a number: a bool tensor
+            other = primary(self.eval(e.comparators[0], frame))
+            if isinstance(first, Tensor) or isinstance(other, Tensor):
+                if isinstance(first, Poison) or isinstance(other, Poison):
+                    return POISON
+                return self.tensor_operator(e.ops[0], e, e.left, e.comparators[0], first, other,
+                                            frame)
+        chain = "a chain of comparisons" if len(e.ops) > 1 else "a comparison"
+        left = self.compile_time(first, e.left.pos, chain)
+        for i, (op, right_e) in enumerate(zip(e.ops, e.comparators, strict=True)):
+            right = self.compile_time(other if i == 0 and len(e.ops) == 1 else
+                                      primary(self.eval(right_e, frame)), right_e.pos, chain)
             if isinstance(left, Sym) or isinstance(right, Sym):
                 if op in ("==", "!=") and isinstance(left, Sym) and isinstance(right, Sym):
                     ok = (left == right) == (op == "==")
@@ -529,7 +540,9 @@ class Evaluation:
         if isinstance(value, Poison):
             raise SourceError(f"{where} depends on an earlier error", pos)
         if isinstance(value, Tensor):
-            raise SourceError(f"{where} works on compile-time values, not tensors", pos)
+            raise SourceError(f"{where} works on compile-time values, not tensors" + (
+                "; compare tensors one pair at a time" if where.startswith("a chain") else ""),
+                pos)
         return value
 
     def eval_BinOp(self: Checker, e: n.BinOp, frame: Frame) -> Any:

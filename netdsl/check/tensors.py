@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import nodes as n
 from .. import shapes as s
+from .. import tensor_rules as tr
 from ..catalogue import (
     LAYERS,
 )
@@ -69,6 +70,13 @@ def slice_size(size: int, bounds: list[Any]) -> int:
     return length
 
 
+# an operator -> the name of its node (torch's function)
+OPERATORS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "//": "floordiv",
+             "%": "remainder", "**": "pow", "==": "eq", "!=": "ne", "<": "lt", "<=": "le",
+             ">": "gt", ">=": "ge"}
+COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
+
+
 class Tensors:
     """Tensor operators: arithmetic, indexing and shape annotations."""
 
@@ -99,36 +107,50 @@ class Tensors:
                     fix=f"write {shape_str(list(shape))}")
 
     def tensor_binop(self: Checker, e: n.BinOp, left: Any, right: Any, frame: Frame) -> Any:
-        ops = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "//": "floordiv",
-               "%": "remainder"}
-        op = ops[e.op]
+        return self.tensor_operator(e.op, e, e.left, e.right, left, right, frame)
+
+    def tensor_operator(self: Checker, symbol: str, e: n.Expr, left_e: n.Expr, right_e: n.Expr,
+                        left: Any, right: Any, frame: Frame) -> Any:
+        """`a + b`, `x ** 2`, `mask == 0`: a tensor with a tensor or a number, broadcast and
+        promoted as torch does (comparisons give bool tensors)."""
+        op = OPERATORS[symbol]
         operands = []
-        for value, side in ((left, e.left), (right, e.right)):
+        for value, side in ((left, left_e), (right, right_e)):
             if isinstance(value, Tensor):
                 operands.append(value)
-            elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                if e.op == "@":
+            elif isinstance(value, (int, float)) and not isinstance(value, Sym) and (
+                    not isinstance(value, bool) or symbol in COMPARISONS):
+                if symbol == "@":
                     raise SourceError("'@' multiplies two tensors", side.pos)
             else:
-                raise SourceError(f"cannot use {e.op!r} on a tensor and {describe(value)}",
+                raise SourceError(f"cannot use {symbol!r} on a tensor and {describe(value)}",
                                   side.pos)
-        return self.tensor_op(op, operands, e, frame, scalar=len(operands) == 1,
-                              symbol=e.op)
+        if symbol == "@":
+            return self.tensor_op(op, operands, e, frame, scalar=False, symbol=symbol)
+        try:
+            result = tr.binary(symbol, *(v.tt if isinstance(v, Tensor) else v
+                                         for v in (left, right)))
+        except s.ShapeError as err:
+            raise self.shape_error(err, None, operands, e.pos) from None
+        return self.tensor_op(op, operands, e, frame, scalar=len(operands) == 1, symbol=symbol,
+                              result=result)
 
     def tensor_op(self: Checker, op: str, operands: list[Tensor], e: n.Expr, frame: Frame,
-                  scalar: bool = True, symbol: str = "-") -> Any:
+                  scalar: bool = True, symbol: str = "-", result: s.TT | None = None) -> Any:
         pos = e.pos
         try:
             if op == "matmul":
                 applied = s.matmul(s.Call("@", {}, [t.tt for t in operands], set()))
+            elif result is not None:  # the operator's type, its sizes taken as least pinned
+                shape = result.shape if scalar else least_pinned(result.shape, operands)
+                applied = s.Applied(s.TT(shape, result.dtype, result.strides), "")
             elif scalar:
-                applied = s.Applied(operands[0].tt, "")
+                applied = s.Applied(tr.negate(operands[0].tt) if op == "neg" else
+                                    operands[0].tt, "")
             else:
                 shape = least_pinned(s.broadcast([t.shape for t in operands], f"'{symbol}'"),
                                      operands)
-                dtype = operands[0].tt.dtype if operands[0].tt.dtype in s.FLOAT_DTYPES else \
-                    operands[1].tt.dtype
-                applied = s.Applied(s.TT(shape, dtype), "")
+                applied = s.Applied(s.TT(shape, tr.result_type([t.tt for t in operands])), "")
         except s.ShapeError as err:
             raise self.shape_error(err, None, operands, pos) from None
         label = self.label(pos) or op

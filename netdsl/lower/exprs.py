@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import ir
 from .. import nodes as n
-from ..spelling import Forward
+from ..spelling import Forward, power
 
 PRECEDENCE = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, "//": 6,
               "%": 6, "@": 6, "unary": 7, "**": 8}
@@ -27,12 +27,15 @@ def operator_code(e: n.Expr, prec: int, sub: Callable[[n.Expr, int], str]) -> st
     if isinstance(e, n.BinOp):
         p = PRECEDENCE[e.op]
         if e.op == "**":  # binds from the right, and tighter than a unary minus on its left
-            text = f"{sub(e.left, p + 1)} ** {sub(e.right, PRECEDENCE['unary'])}"
+            text = power(sub(e.left, p + 1), sub(e.right, PRECEDENCE["unary"]))
         else:
             text = f"{sub(e.left, p)} {e.op} {sub(e.right, p + 1)}"
     elif isinstance(e, n.UnaryOp):
         p = PRECEDENCE["not" if e.op == "not" else "unary"]
-        text = f"not {sub(e.operand, p)}" if e.op == "not" else f"{e.op}{sub(e.operand, p)}"
+        # -(x**2): ruff parenthesises a power under a unary minus, though Python needs none
+        inner = PRECEDENCE["**"] + 1 if isinstance(e.operand, n.BinOp) and (
+            e.operand.op == "**") else p
+        text = f"not {sub(e.operand, p)}" if e.op == "not" else f"{e.op}{sub(e.operand, inner)}"
     elif isinstance(e, n.BoolOp):
         p = PRECEDENCE[e.op]
         text = f" {e.op} ".join(sub(v, p + 1) for v in e.values)
@@ -95,8 +98,8 @@ def forward_expr(spelling: Forward, inputs: list[ir.Expr], args: dict[str, Any],
             positional.append(value)
     if spelling.kind == "module":
         return ir.CallModule(attribute, [*ins, *positional], kwargs=keywords)
-    if spelling.kind == "method":
-        return ir.CallMethod(ins[0], spelling.name, positional, keywords)
+    if spelling.kind == "method":  # further inputs come first: x.masked_fill(mask, value)
+        return ir.CallMethod(ins[0], spelling.name, [*ins[1:], *positional], keywords)
     passed: list[ir.Expr] = [ir.ListOf(ins)] if spelling.inputs_as_list else ins
     return ir.CallFunction(spelling.name, [*passed, *positional], keywords)
 

@@ -40,6 +40,8 @@ class Forward:
             return self.is_tensor_expr(e.left, frame) or self.is_tensor_expr(e.right, frame)
         if isinstance(e, n.UnaryOp):
             return self.is_tensor_expr(e.operand, frame)
+        if isinstance(e, n.Compare):  # mask == 0: a comparison of tensors is a bool tensor
+            return any(self.is_tensor_expr(i, frame) for i in (e.left, *e.comparators))
         if isinstance(e, n.TupleExpr):
             return any(self.is_tensor_expr(i, frame) for i in e.items)
         return False
@@ -69,6 +71,9 @@ class Forward:
             return ir.BinaryOp(e.op, self.fexpr(e.left, frame), self.fexpr(e.right, frame))
         if isinstance(e, n.UnaryOp):
             return ir.UnaryOp(e.op, self.fexpr(e.operand, frame))
+        if isinstance(e, n.Compare) and len(e.ops) == 1 and self.is_tensor_expr(e, frame):
+            return ir.BinaryOp(e.ops[0], self.fexpr(e.left, frame),
+                               self.fexpr(e.comparators[0], frame))
         if isinstance(e, (n.BoolOp, n.Compare, n.Ternary)):
             return ir.Const(self.sexpr(e))  # compile-time only (the checker made sure)
         if isinstance(e, n.Pipeline):
