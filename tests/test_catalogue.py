@@ -13,6 +13,7 @@ import re
 import typing
 from typing import Any
 
+import einops
 import pytest
 import torch
 import torch.nn.functional as F
@@ -33,6 +34,7 @@ NOT_IN_NETDSL = {
     ("Hardtanh", "min_value"): "deprecated alias of min_val",
     ("Hardtanh", "max_value"): "deprecated alias of max_val",
     ("add", "alpha"): "netdsl's add is `a + b`; a scaled sum is written with `*`",
+    ("einsum", "path"): "a contraction order for torch's kernel; it changes no result",
 }
 # (torch class or function, argument) -> why netdsl offers an argument torch does not
 ONLY_IN_NETDSL = {
@@ -64,7 +66,8 @@ FUNCTION_SOURCES: dict[str, Any] = {
     "add": "add.Tensor", "mul": "mul.Tensor", "mean": "mean.dim", "sum": "sum.dim_IntList",
     "amax": "amax.default", "chunk": "chunk.default", "reshape": "reshape.default",
     "view": "view.default", "permute": "permute.default", "transpose": "transpose.int",
-    "squeeze": "squeeze.dim", "unsqueeze": "unsqueeze.default",
+    "squeeze": "squeeze.dim", "unsqueeze": "unsqueeze.default", "einsum": "einsum.default",
+    "rearrange": einops.rearrange,  # netdsl writes it as plain tensor methods, not as einops
 }
 TENSOR_ARGUMENTS = {"input", "self", "tensor", "tensors", "other"}
 NO_TORCH_COUNTERPART = {"pad_to_match": "netdsl's own helper, written into the generated file"}
@@ -116,9 +119,9 @@ def test_signature_is_the_torch_classs(layer: str, cls: str) -> None:
 
 
 def schema_parameters(source: Any) -> list[tuple[str, Any, bool, bool]]:
-    if callable(source):
+    if callable(source):  # **sizes reads as the catalogue writes it: starred, keyword-only
         return [(p.name, REQUIRED if p.default is p.empty else p.default,
-                 p.kind is p.KEYWORD_ONLY, False)
+                 p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD), p.kind is p.VAR_KEYWORD)
                 for p in inspect.signature(source).parameters.values()
                 if p.name not in TENSOR_ARGUMENTS]
     op, overload = source.split(".")

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import ir
 from .. import nodes as n
+from .. import shapes as s
 from ..catalogue import REQUIRED, LayerSpec
 from ..check import Frame, SiteRecord
 from ..dims import (
@@ -13,7 +14,7 @@ from ..dims import (
 )
 from ..render import py_literal
 from ..values import LayerValue
-from .exprs import Unsupported, forward_expr
+from .exprs import PLANNERS, Unsupported, chain_expr, forward_expr
 
 if TYPE_CHECKING:
     from .classes import ClassLowering
@@ -173,9 +174,13 @@ class Forward:
             self.owner.need_helper(helper)
             return ir.CallFunction(helper, inputs)
         given = self.bind_ast(spec.signature, site)
+        if spec.forward.kind == "chain":
+            return self.chain(spec, site, inputs, frame, given)
         args: dict[str, Any] = {}
         defaulted: set[str] = set()
         for p in spec.signature:
+            if p.var_keyword:
+                continue
             if p.name in given:
                 value = given[p.name]
                 args[p.name] = [self.fexpr(v, frame) for v in value] if p.star else \
@@ -193,3 +198,20 @@ class Forward:
         if "keepdim" in args and "keepdim" not in defaulted:
             defaulted.discard("dim")  # x.mean(keepdim=True) is refused: dim=None goes with it
         return forward_expr(spec.forward, inputs, args, defaulted)
+
+    def chain(self: ClassLowering, spec: LayerSpec, site: Any, inputs: list[ir.Expr],
+              frame: Frame, given: dict[str, Any]) -> ir.Expr:
+        """Tensor methods one after another, as the entry's planner lays them out for the
+        checked input (rearrange); a size in them is the keyword argument that gave it, as
+        the source wrote it, so a hyperparameter stays one."""
+        planner = PLANNERS[spec.forward.name]
+        plans = []
+        for _, rec in self.uses_of(site, -1) or [(frame, frame.sites[id(site)][0])]:
+            node = rec.node
+            call = s.Call(spec.name, dict(node.meta["args"]), [t.tt for t in node.inputs],
+                          rec.value.given)
+            plans.append(planner(call))
+        if any(p != plans[0] for p in plans):
+            raise Unsupported(f"{spec.name} is written differently at two uses of the block "
+                              f"(inputs of different ranks)")
+        return chain_expr(plans[0], inputs[0], lambda axis: self.fexpr(given[axis], frame))
