@@ -15,9 +15,11 @@ Generated code never imports einops. `plan` writes the rearrangement as plain te
 `unflatten` for each composition on the left (the size of the inferred axis written -1, the
 others as the keyword argument that gives them, never as a number the check computed),
 `squeeze` for unit axes, one `permute` (left out when it is the identity), `flatten` for each
-composition on the right and `unsqueeze` for its unit axes. No size of the tensor is read and
-there is no control flow, so torch.fx, TorchScript, torch.export and torch.compile(fullgraph)
-take it, and a size given by a hyperparameter stays that hyperparameter. No torch import here.
+composition on the right and `unsqueeze` for its unit axes. With an ellipsis the dimensions
+after it are counted from the end and `movedim` moves the named axes around it, so the same
+methods serve every rank. No size of the tensor is read and there is no control flow, so
+torch.fx, TorchScript, torch.export and torch.compile(fullgraph) take it, and a size given by
+a hyperparameter stays that hyperparameter. No torch import here.
 """
 
 from __future__ import annotations
@@ -197,47 +199,89 @@ Arg = Union[int, Size, tuple[Union[int, Size], ...]]
 @dataclass(frozen=True, slots=True)
 class Step:
     """One tensor method call: `x.unflatten(3, (-1, p2))` is Step('unflatten', (3, (-1,
-    Size('p2'))))."""
+    Size('p2'))), ('w', 'p2')); `axes` names the dimensions an unflatten makes (for the
+    shape rule's layout walk; not written)."""
 
     method: str
     args: tuple[Arg, ...]
+    axes: tuple[str, ...] = ()
 
 
-def plan(left: list[Group], right: list[Group], given: frozenset[str] | set[str]) -> list[Step]:
-    """The tensor methods that rearrange a tensor whose dimensions are `left` into `right`."""
+def _split_at(groups: tuple[Group, ...], ellipsis: int | None) -> tuple[list[int], list[int]]:
+    """The indices of the groups before the ellipsis group and after it (all before when
+    there is none)."""
+    if ellipsis is None:
+        return list(range(len(groups))), []
+    return list(range(ellipsis)), list(range(ellipsis + 1, len(groups)))
+
+
+def plan(pattern: Pattern, given: frozenset[str] | set[str], ellipsis_dims: int) -> list[Step]:
+    """The tensor methods that rearrange a tensor as the pattern says, the same for every
+    rank when `...` covers at least one dimension: dimensions before the ellipsis are
+    counted from the start, those after it from the end (negative), and axes move around it
+    with `movedim`. `ellipsis_dims`: how many dimensions the ellipsis covers in this call."""
+    left, right = pattern.left.groups, pattern.right.groups
+    ell_left = left.index((ELLIPSIS,)) if pattern.left.has_ellipsis else None
+    before, after = _split_at(left, ell_left)
     steps: list[Step] = []
-    # split the compositions, the last first so that the earlier dimensions keep their index
-    starts = []
-    at = 0
-    for g in left:
-        starts.append(at)
-        at += max(len(g), 1)
-    for i in reversed(range(len(left))):
+
+    def split(i: int, dim: int) -> None:
         g = left[i]
         if len(g) > 1:
             unknown = [a for a in g if a not in given]
             sizes = tuple(-1 if unknown and a == unknown[0] else Size(a) for a in g)
-            steps.append(Step("unflatten", (i, sizes)))
-    units = [starts[i] for i, g in enumerate(left) if not g]
+            steps.append(Step("unflatten", (dim, sizes), g))
+
+    for i in reversed(before):  # the last first: the earlier ones keep their index
+        split(i, i)
+    for i in after:  # the first first: the later ones keep their index from the end
+        split(i, i - len(left))
+    width = [max(len(g), 1) for g in left]
+    units = [sum(width[:i]) for i in before if not left[i]]
+    units += [-sum(width[i:]) for i in after if not left[i]]
     if units:
         steps.append(Step("squeeze", (units[0],) if len(units) == 1 else (tuple(units),)))
-    order = [a for g in left for a in g]  # the axes now, left to right
-    wanted = [a for g in right for a in g]
-    axes = [order.index(a) for a in wanted]
-    if axes != list(range(len(axes))):
-        steps.append(Step("permute", tuple(axes)))
-    # merge the compositions, the last first, and add the unit axes
-    starts = []
-    at = 0
-    for g in right:
-        starts.append(at)
-        at += len(g)
-    for j in reversed(range(len(right))):
-        g = right[j]
-        if len(g) > 1:
-            steps.append(Step("flatten", (starts[j], starts[j] + len(g) - 1)))
-        elif not g:
-            steps.append(Step("unsqueeze", (starts[j],)))
+    # the named axes, those before the ellipsis counted from the start, the others from the end
+    head = [a for i in before for a in left[i]]
+    tail = [a for i in after for a in left[i]]
+    position = {a: k for k, a in enumerate(head)}
+    position.update({a: k - len(tail) for k, a in enumerate(tail)})
+    ell_right = next((j for j, g in enumerate(right) if ELLIPSIS in g or GROUPED in g), None)
+    first, last = _split_at(right, ell_right)
+    wanted_head = [a for j in first for a in right[j]]
+    wanted_tail = [a for j in last for a in right[j]]
+    if ell_right is not None and GROUPED in right[ell_right]:
+        g = right[ell_right]
+        wanted_head += list(g[:g.index(GROUPED)])
+        wanted_tail = list(g[g.index(GROUPED) + 1:]) + wanted_tail
+    if ell_left is None:
+        axes = [position[a] for a in wanted_head]
+        if axes != list(range(len(axes))):
+            steps.append(Step("permute", tuple(axes)))
+    elif (wanted_head, wanted_tail) != (head, tail):
+        source = tuple(position[a] for a in wanted_head + wanted_tail)
+        target = tuple(range(len(wanted_head))) + tuple(range(-len(wanted_tail), 0))
+        steps.append(Step("movedim", (source, target)))
+    # merge the compositions and add the unit axes: the ellipsis' group first, then those
+    # before it (the last first), then those after it (the first first)
+    named = [len([a for a in g if a not in (ELLIPSIS, GROUPED)]) for g in right]
+    if ell_right is not None and GROUPED in right[ell_right]:
+        start, end = sum(named[:ell_right]), -sum(named[ell_right + 1:]) - 1
+        if ellipsis_dims == 0 and named[ell_right] == 0:
+            steps.append(Step("unsqueeze", (start,)))  # `(...)` of no dimension is a 1
+        steps.append(Step("flatten", (start, end)))
+    for j in reversed(first):
+        at = sum(named[:j])
+        if named[j] > 1:
+            steps.append(Step("flatten", (at, at + named[j] - 1)))
+        elif not right[j]:
+            steps.append(Step("unsqueeze", (at,)))
+    for j in last:
+        end = -sum(named[j + 1:]) - 1
+        if named[j] > 1:
+            steps.append(Step("flatten", (end - named[j] + 1, end)))
+        elif not right[j]:
+            steps.append(Step("unsqueeze", (end,)))
     return steps
 
 
@@ -292,46 +336,74 @@ def axis_sizes(left: list[Group], shape: tuple[Dim, ...],
     return sizes
 
 
+def _movedim_order(rank: int, source: tuple[int, ...], target: tuple[int, ...]) -> list[int]:
+    """The permutation `movedim(source, target)` makes: result axis k is input axis order[k]."""
+    src = [a % rank for a in source]
+    dst = [a % rank for a in target]
+    order: list[int | None] = [None] * rank
+    for a, b in zip(src, dst, strict=True):
+        order[b] = a
+    rest = iter(a for a in range(rank) if a not in src)
+    return [a if a is not None else next(rest) for a in order]
+
+
 def _layout(shape: tuple[Dim, ...], layout: Any, steps: list[Step],
-            sizes: dict[str, Dim], left: list[Group]) -> Any:
+            sizes: dict[str, Dim]) -> Any:
     """The strides after the plan (None: row-major), as torch's views and copies leave them,
     so that a `view` after a rearrange is judged as torch would judge it."""
     dims = list(shape)
+
+    def at(value: Arg, rank: int) -> int:
+        assert isinstance(value, int)
+        return value % rank if rank else 0
+
     for step in steps:
+        rank = len(dims)
         if step.method == "unflatten":
-            i = step.args[0]
-            assert isinstance(i, int)
-            new = [sizes[a] for a in left[i]]
-            shape_after = (*dims[:i], *new, *dims[i + 1:])
-            layout = strides.view_strides(dims, layout, shape_after)[1]
+            i = at(step.args[0], rank)
+            after = [*dims[:i], *(sizes[a] for a in step.axes), *dims[i + 1:]]
+            layout = strides.view_strides(dims, layout, after)[1]
         elif step.method == "squeeze":
             arg = step.args[0]
-            drop = set(arg) if isinstance(arg, tuple) else {arg}
-            keep = [k for k in range(len(dims)) if k not in drop]
+            drop = {at(a, rank) for a in (arg if isinstance(arg, tuple) else (arg,))}
+            keep = [k for k in range(rank) if k not in drop]
             layout = strides.squeezed(dims, layout, keep)
-            shape_after = tuple(dims[k] for k in keep)
-        elif step.method == "permute":
-            axes = [int(a) for a in step.args if isinstance(a, int)]
-            layout = strides.permuted(dims, layout, axes)
-            shape_after = tuple(dims[k] for k in axes)
+            after = [dims[k] for k in keep]
+        elif step.method in ("permute", "movedim"):
+            if step.method == "permute":
+                order = [at(a, rank) for a in step.args]
+            else:
+                source, target = step.args
+                assert isinstance(source, tuple) and isinstance(target, tuple)
+                order = _movedim_order(rank, tuple(int(a) for a in source if isinstance(a, int)),
+                                       tuple(int(a) for a in target if isinstance(a, int)))
+            layout = strides.permuted(dims, layout, order)
+            after = [dims[k] for k in order]
         elif step.method == "flatten":
-            start, end = (int(a) for a in step.args if isinstance(a, int))
-            shape_after = (*dims[:start], product(dims[start:end + 1]), *dims[end + 1:])
-            layout = strides.view_strides(dims, layout, shape_after)[1]  # a copy when not
-        else:  # unsqueeze
-            (at,) = (int(a) for a in step.args if isinstance(a, int))
-            layout = strides.unsqueezed(dims, layout, at)
-            shape_after = (*dims[:at], 1, *dims[at:])
-        dims = list(shape_after)
+            start, end = at(step.args[0], rank), at(step.args[1], rank)
+            after = [*dims[:start], product(dims[start:end + 1]), *dims[end + 1:]]
+            layout = strides.view_strides(dims, layout, after)[1]  # a copy when not a view
+        else:  # unsqueeze: a negative index counts in the result, one longer
+            where = step.args[0]
+            assert isinstance(where, int)
+            k = where if where >= 0 else where + rank + 1
+            layout = strides.unsqueezed(dims, layout, k)
+            after = [*dims[:k], 1, *dims[k:]]
+        dims = after
     return layout
+
+
+def covered(pattern: Pattern, rank: int) -> int:
+    """How many dimensions the ellipsis stands for in an input of this rank."""
+    return rank - len(pattern.left.groups) + 1 if pattern.left.has_ellipsis else 0
 
 
 def lengths_of(call: Call) -> dict[str, Any]:
     return dict(call.a.get("axes_lengths") or {})
 
 
-def prepare(call: Call) -> tuple[list[Group], list[Group], dict[str, Dim]]:
-    """The pattern expanded for the input's rank, and the sizes given (checked)."""
+def prepare(call: Call) -> tuple[Pattern, list[Group], list[Group], dict[str, Dim]]:
+    """The pattern, expanded for the input's rank, and the sizes given (checked)."""
     pattern = call.a["pattern"]
     if not isinstance(pattern, str):
         raise PatternError(f"the pattern must be a string such as \"b c h w -> b (h w) c\", "
@@ -343,14 +415,14 @@ def prepare(call: Call) -> tuple[list[Group], list[Group], dict[str, Dim]]:
             raise PatternError(f"{name}= names no axis of the pattern")
         lengths[name] = _positive(name, value)
     left, right = expand(parsed, call.inputs[0].rank)
-    return left, right, lengths
+    return parsed, left, right, lengths
 
 
 def rule(call: Call) -> Applied:
     """The shape rule: the input's shape rearranged, or a ShapeError saying why not."""
     x = call.inputs[0]
     try:
-        left, right, lengths = prepare(call)
+        pattern, left, right, lengths = prepare(call)
         sizes = axis_sizes(left, x.shape, lengths)
     except PatternError as err:
         raise ShapeError(f"rearrange: {err}") from None
@@ -358,12 +430,12 @@ def rule(call: Call) -> Applied:
                   for g in right)
     source = {a: i for i, g in enumerate(left) for a in g}
     parents = {j: sorted({source[a] for a in g}) for j, g in enumerate(right)}
-    steps = plan(left, right, set(lengths))
-    layout = _layout(x.shape, x.strides, steps, sizes, left)
+    steps = plan(pattern, set(lengths), covered(pattern, x.rank))
+    layout = _layout(x.shape, x.strides, steps, sizes)
     return Applied(TT(shape, x.dtype, layout), "einops.rearrange", parents=parents)
 
 
 def call_steps(call: Call) -> list[Step]:
     """The plan for a call the rule accepted (what lowering writes)."""
-    left, right, lengths = prepare(call)
-    return plan(left, right, set(lengths))
+    pattern, _, _, lengths = prepare(call)
+    return plan(pattern, set(lengths), covered(pattern, call.inputs[0].rank))

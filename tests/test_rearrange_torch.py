@@ -153,6 +153,13 @@ def test_rule_and_plan_agree_with_einops(case: tuple[str, tuple[int, ...], dict[
     applied = rearrange_rule.rule(call)
     assert tuple(int(d) for d in applied.outputs.shape) == tuple(expected.shape), pattern
     assert torch.equal(run_plan(x, call), expected), pattern
+    parsed = rearrange_rule.parse(pattern)
+    if parsed.left.has_ellipsis and rearrange_rule.covered(parsed, len(shape)) > 0:
+        # one spelling for every rank: the methods planned for this input rearrange an input
+        # with one more dimension under the ellipsis as einops does (a block used twice)
+        at = parsed.left.groups.index((rearrange_rule.ELLIPSIS,))
+        wider = torch.randn((*shape[:at], 3, *shape[at:]))
+        assert torch.equal(run_plan(wider, call), einops_result(wider, pattern, lengths))
 
 
 # ---------------------------------------------------------------- anything, valid or not
@@ -300,8 +307,19 @@ def _same(a: Any, b: Any) -> None:
             _same(x, y)
 
 
-def test_generated_code_works_with_pytorchs_tools() -> None:
-    _, model = build(VIT, "PatchEmbed")
+# every method a plan writes: unflatten, squeeze of several, movedim, flatten, unsqueeze
+# counted from the end
+ELLIPSES = """\
+network Ellipses(x: [B, 3, 32, 32]):
+    a = x -> rearrange("b c (h p) ... -> b h (... p) c", p=4)
+    b = x -> rearrange("b ... (w q) -> q b (...) w 1", q=8) -> rearrange("q b n w () -> b n w q")
+    return a, b
+"""
+
+
+@pytest.mark.parametrize(("source", "name"), [(VIT, "PatchEmbed"), (ELLIPSES, "Ellipses")])
+def test_generated_code_works_with_pytorchs_tools(source: str, name: str) -> None:
+    _, model = build(source, name)
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         expected = model(x)
@@ -312,6 +330,20 @@ def test_generated_code_works_with_pytorchs_tools() -> None:
         _same(torch.export.export(model, (x,)).module()(x), expected)
         _same(torch.compile(model, backend="eager", fullgraph=True)(x), expected)
     torch._dynamo.reset()
+
+
+def test_ellipses_run_as_einops() -> None:
+    program, model = build(ELLIPSES, "Ellipses")
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        a, b = model(x)
+    torch.testing.assert_close(a, einops.rearrange(x, "b c (h p) ... -> b h (... p) c", p=4))
+    expected = einops.rearrange(einops.rearrange(x, "b ... (w q) -> q b (...) w 1", q=8),
+                                "q b n w () -> b n w q")
+    torch.testing.assert_close(b, expected)
+    shapes = [tuple(2 if isinstance(d, Sym) else int(d) for d in tt.shape)
+              for tt in program.networks[0].outputs]
+    assert shapes == [tuple(a.shape), tuple(b.shape)]
 
 
 PATCHIFY = """\
@@ -493,3 +525,16 @@ def test_einsum_generated_code_writes_the_equation_as_a_literal() -> None:
                '    a -> einsum("bid\\"); import os; (\\"")\n')
     with pytest.raises(netdsl.NetDSLError, match="not a subscript"):
         netdsl.check_source(hostile)
+
+
+def test_a_block_used_at_two_ranks_has_one_spelling() -> None:
+    source = ("block Flat(x):\n    x -> rearrange(\"b ... c -> c b (...)\")\n\n"
+              "network N(x: [B, 3, 4], y: [B, 3, 4, 5]):\n"
+              "    return x -> Flat, y -> Flat\n")
+    program, model = build(source, "N")
+    x, y = torch.randn(2, 3, 4), torch.randn(2, 3, 4, 5)
+    with torch.no_grad():
+        a, b = model(x, y)
+    assert torch.equal(a, einops.rearrange(x, "b ... c -> c b (...)"))
+    assert torch.equal(b, einops.rearrange(y, "b ... c -> c b (...)"))
+    assert "x.movedim((-1, 0), (0, 1)).flatten(2, -1)" in netdsl.to_pytorch(program)

@@ -211,7 +211,7 @@ class Forward:
             call = s.Call(spec.name, dict(node.meta["args"]), [t.tt for t in node.inputs],
                           rec.value.given)
             plans.append(planner(call))
-        if any(p != plans[0] for p in plans):
+        if any(p != plans[0] for p in plans):  # rearrange: `(...)` of 0 dims at one use only
             raise Unsupported(f"{spec.name} is written differently at two uses of the block "
                               f"(inputs of different ranks)")
         return chain_expr(plans[0], inputs[0], lambda axis: self.fexpr(given[axis], frame))
