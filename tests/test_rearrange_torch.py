@@ -538,3 +538,18 @@ def test_a_block_used_at_two_ranks_has_one_spelling() -> None:
     assert torch.equal(a, einops.rearrange(x, "b ... c -> c b (...)"))
     assert torch.equal(b, einops.rearrange(y, "b ... c -> c b (...)"))
     assert "x.movedim((-1, 0), (0, 1)).flatten(2, -1)" in netdsl.to_pytorch(program)
+
+
+def test_a_pattern_from_a_hyperparameter_specialises_the_class() -> None:
+    """The pattern decides the methods, so a class cannot follow another pattern: it does
+    not offer that hyperparameter (never accepted and ignored); a size still is one."""
+    source = ('network N(pat="b c -> c b", k=2)(x: [8, 4]):\n'
+              '    x -> rearrange(pat) -> rearrange("c (b k) -> c b k", k=k)\n')
+    program, _ = build(source, "N")
+    assert "Specialised for pat=" in netdsl.to_pytorch(program)
+    with pytest.raises(TypeError):
+        netdsl.build(program, "N")(pat="b c -> b c")
+    x = torch.randn(8, 4)
+    with torch.no_grad():
+        out = netdsl.build(program, "N")(k=4)(x)
+    assert torch.equal(out, einops.rearrange(x, "b c -> c b").unflatten(1, (-1, 4)))

@@ -207,6 +207,8 @@ class Forward:
         planner = PLANNERS[spec.forward.name]
         plans = []
         for _, rec in self.uses_of(site, -1) or [(frame, frame.sites[id(site)][0])]:
+            for ref in getattr(rec.value, "flag_refs", ()):  # a pattern from a hyperparameter
+                self.specialise(ref)  # decides the methods: the class is made for its value
             node = rec.node
             call = s.Call(spec.name, dict(node.meta["args"]), [t.tt for t in node.inputs],
                           rec.value.given)
