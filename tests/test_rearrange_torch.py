@@ -317,10 +317,24 @@ network Ellipses(x: [B, 3, 32, 32]):
 """
 
 
-@pytest.mark.parametrize(("source", "name"), [(VIT, "PatchEmbed"), (ELLIPSES, "Ellipses")])
-def test_generated_code_works_with_pytorchs_tools(source: str, name: str) -> None:
+# sizes that are dimensions: a symbolic one in a network, one a block reads from its input
+DIMENSIONS = """\
+block Heads(heads=4)(x: [B, T, D]):
+    x -> rearrange("b t (h d) -> b h t d", d=D // heads)
+
+network Dimensions(x: [B, T, 64]):
+    y = x -> rearrange("b (t k) d -> b t (k d)", t=T)
+    y -> Heads(8)
+"""
+
+
+@pytest.mark.parametrize(("source", "name", "shape"), [
+    (VIT, "PatchEmbed", (2, 3, 32, 32)), (ELLIPSES, "Ellipses", (2, 3, 32, 32)),
+    (DIMENSIONS, "Dimensions", (2, 5, 64))])
+def test_generated_code_works_with_pytorchs_tools(source: str, name: str,
+                                                  shape: tuple[int, ...]) -> None:
     _, model = build(source, name)
-    x = torch.randn(2, 3, 32, 32)
+    x = torch.randn(shape)
     with torch.no_grad():
         expected = model(x)
         _same(torch.fx.symbolic_trace(model)(x), expected)
@@ -330,6 +344,16 @@ def test_generated_code_works_with_pytorchs_tools(source: str, name: str) -> Non
         _same(torch.export.export(model, (x,)).module()(x), expected)
         _same(torch.compile(model, backend="eager", fullgraph=True)(x), expected)
     torch._dynamo.reset()
+
+
+def test_sizes_that_are_dimensions_run_as_einops() -> None:
+    program, model = build(DIMENSIONS, "Dimensions")
+    x = torch.randn(2, 5, 64)
+    with torch.no_grad():
+        out = model(x)
+    assert torch.equal(out, einops.rearrange(x, "b t (h d) -> b h t d", h=8))
+    (tt,) = program.networks[0].outputs
+    assert [str(d) for d in tt.shape] == ["B", "8", "T", "8"]
 
 
 def test_ellipses_run_as_einops() -> None:
