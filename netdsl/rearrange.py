@@ -435,7 +435,10 @@ def rule(call: Call) -> Applied:
     return Applied(TT(shape, x.dtype, layout), "einops.rearrange", parents=parents)
 
 
-def call_steps(call: Call) -> list[Step]:
-    """The plan for a call the rule accepted (what lowering writes)."""
+def call_steps(call: Call, every_rank: bool = False) -> list[Step]:
+    """The plan for a call the rule accepted (what lowering writes). every_rank: the same
+    methods for every rank, where `(...)` standing for no dimension would need fewer (a
+    block whose uses differ there)."""
     pattern, _, _, lengths = prepare(call)
-    return plan(pattern, set(lengths), covered(pattern, call.inputs[0].rank))
+    return plan(pattern, set(lengths), 0 if every_rank else covered(pattern,
+                                                                     call.inputs[0].rank))

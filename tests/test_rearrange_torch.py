@@ -564,6 +564,19 @@ def test_a_block_used_at_two_ranks_has_one_spelling() -> None:
     assert "x.movedim((-1, 0), (0, 1)).flatten(2, -1)" in netdsl.to_pytorch(program)
 
 
+def test_a_block_whose_ellipsis_is_empty_at_one_use_has_one_spelling() -> None:
+    source = ("block Flat(x):\n    x -> rearrange(\"b ... -> b (...)\")\n\n"
+              "network N(x: [B], y: [B, 3, 4]):\n"
+              "    return x -> Flat, y -> Flat\n")
+    program, model = build(source, "N")
+    x, y = torch.randn(2), torch.randn(2, 3, 4)
+    with torch.no_grad():
+        a, b = model(x, y)
+    assert torch.equal(a, einops.rearrange(x, "b ... -> b (...)"))
+    assert torch.equal(b, einops.rearrange(y, "b ... -> b (...)"))
+    assert "x.unsqueeze(1).flatten(1, -1)" in netdsl.to_pytorch(program)
+
+
 def test_a_pattern_from_a_hyperparameter_specialises_the_class() -> None:
     """The pattern decides the methods, so a class cannot follow another pattern: it does
     not offer that hyperparameter (never accepted and ignored); a size still is one."""

@@ -9,12 +9,12 @@ from typing import Any
 from .. import ir
 from .. import nodes as n
 from ..rearrange import Size, Step, call_steps
-from ..shapes import Call
 from ..spelling import Forward
 
 # The planners of the catalogue's `chain` spellings, by the spelling's name: each returns, for
-# a checked call, the tensor methods that compute it (netdsl/rearrange.py)
-PLANNERS: dict[str, Callable[[Call], list[Step]]] = {"rearrange": call_steps}
+# a checked call, the tensor methods that compute it; with every_rank=True, methods that serve
+# inputs of any rank the check accepted (netdsl/rearrange.py)
+PLANNERS: dict[str, Callable[..., list[Step]]] = {"rearrange": call_steps}
 
 PRECEDENCE = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, "//": 6,
               "%": 6, "@": 6, "unary": 7}

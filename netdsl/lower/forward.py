@@ -205,15 +205,16 @@ class Forward:
         checked input (rearrange); a size in them is the keyword argument that gave it, as
         the source wrote it, so a hyperparameter stays one."""
         planner = PLANNERS[spec.forward.name]
-        plans = []
+        calls = []
         for _, rec in self.uses_of(site, -1) or [(frame, frame.sites[id(site)][0])]:
             for ref in getattr(rec.value, "flag_refs", ()):  # a pattern from a hyperparameter
                 self.specialise(ref)  # decides the methods: the class is made for its value
             node = rec.node
-            call = s.Call(spec.name, dict(node.meta["args"]), [t.tt for t in node.inputs],
-                          rec.value.given)
-            plans.append(planner(call))
-        if any(p != plans[0] for p in plans):  # rearrange: `(...)` of 0 dims at one use only
-            raise Unsupported(f"{spec.name} is written differently at two uses of the block "
-                              f"(inputs of different ranks)")
+            calls.append(s.Call(spec.name, dict(node.meta["args"]), [t.tt for t in node.inputs],
+                                rec.value.given))
+        plans = [planner(call) for call in calls]
+        if any(p != plans[0] for p in plans):  # uses of a block at several ranks
+            plans = [planner(call, every_rank=True) for call in calls]
+        if any(p != plans[0] for p in plans):
+            raise Unsupported(f"{spec.name} would be written differently at two uses")
         return chain_expr(plans[0], inputs[0], lambda axis: self.fexpr(given[axis], frame))
