@@ -38,7 +38,12 @@ Group = tuple[str, ...]  # the axes of one dimension, left to right; () is a uni
 
 
 class PatternError(Exception):
-    """What is wrong with a pattern, in a few words."""
+    """What is wrong with a pattern, in a few words; `axis`: the input dimension it is
+    about, whose derivation the checker then prints."""
+
+    def __init__(self, message: str, axis: int | None = None) -> None:
+        super().__init__(message)
+        self.axis = axis
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,7 +316,7 @@ def axis_sizes(left: list[Group], shape: tuple[Dim, ...],
         where = f"dimension {i} ({dim_str(d)})"
         if len(unknown) > 1:
             raise PatternError(f"{where} cannot be split into {_group_text(g)}: give the size "
-                               f"of all but one of {', '.join(unknown)}")
+                               f"of all but one of {', '.join(unknown)}", i)
         if len(g) == 1 and unknown:
             sizes[g[0]] = d  # the very dimension, so that its provenance carries on
             continue
@@ -321,7 +326,7 @@ def axis_sizes(left: list[Group], shape: tuple[Dim, ...],
             rest = exact_div(d, known_size)
             if rest is None or (isinstance(rest, int) and rest < 1):
                 raise PatternError(f"{where} cannot be split into {_group_text(g)}: "
-                                   f"{dim_str(d)} is not a multiple of {factors}")
+                                   f"{dim_str(d)} is not a multiple of {factors}", i)
             sizes[unknown[0]] = rest
         elif known_size != d:
             if not g:
@@ -330,7 +335,7 @@ def axis_sizes(left: list[Group], shape: tuple[Dim, ...],
                 said = factors
             else:
                 said = f"{_group_text(g)} is {factors} = {dim_str(known_size)}"
-            raise PatternError(f"dimension {i} is {dim_str(d)}, but {said}")
+            raise PatternError(f"dimension {i} is {dim_str(d)}, but {said}", i)
         for a in known:
             sizes[a] = lengths[a]
     return sizes
@@ -425,7 +430,8 @@ def rule(call: Call) -> Applied:
         pattern, left, right, lengths = prepare(call)
         sizes = axis_sizes(left, x.shape, lengths)
     except PatternError as err:
-        raise ShapeError(f"rearrange: {err}") from None
+        raise ShapeError(f"rearrange: {err}",
+                         explain=[(0, err.axis)] if err.axis is not None else []) from None
     shape = tuple(sizes[g[0]] if len(g) == 1 else product([sizes[a] for a in g])
                   for g in right)
     source = {a: i for i, g in enumerate(left) for a in g}

@@ -276,6 +276,7 @@ def test_errors_are_located_at_the_stage() -> None:
     assert (diag.line, diag.column) == (2, 10)
     assert "dimension 2 (30)" in diag.message and "p=8" in diag.message, diag.message
     assert "input: [B, 3, 30, 30]" in diag.notes
+    assert any(note.startswith("30 is the size declared for x") for note in diag.notes)
 
 
 def test_patch_embedding_and_attention_scores_run_as_checked() -> None:
