@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from . import attention
+from . import attention, einsum, rearrange
 from . import shapes as s
 from . import tensor_rules as tr
 from .spelling import MODULE, Forward, keyword, positional, spread
@@ -41,6 +41,9 @@ class Param:
     default: Any = REQUIRED
     star: bool = False  # *shape: takes all remaining positional arguments as a tuple
     keyword_only: bool = False  # after PyTorch's bare `*`: nn.GroupNorm(..., *, bias=True)
+    # **sizes: takes every keyword no other parameter names, as a dict (also star and
+    # keyword_only, so that code looking for positional parameters passes it by)
+    var_keyword: bool = False
 
 
 @functools.cache
@@ -51,13 +54,15 @@ def _literal(text: str) -> Any:
 
 
 def signature(text: str) -> tuple[Param, ...]:
-    """'a; b=1; *dims' -> Params; defaults are Python literals (True, None, 'zeros'); a bare
-    '*' makes the parameters after it keyword-only, as in Python."""
+    """'a; b=1; *dims; **sizes' -> Params; defaults are Python literals (True, None, 'zeros');
+    a bare '*' makes the parameters after it keyword-only, as in Python."""
     out = []
     keyword_only = False
     for part in filter(None, (p.strip() for p in text.split(";"))):
         if part == "*":
             keyword_only = True
+        elif part.startswith("**"):
+            out.append(Param(part[2:], star=True, keyword_only=True, var_keyword=True))
         elif part.startswith("*"):
             out.append(Param(part[1:], star=True))
         elif "=" in part:
@@ -416,6 +421,14 @@ ENTRIES: list[LayerSpec] = [
     _function("roll", tr.roll, "shifts, dims=None", "reshape",
               Forward("function", "torch.roll", (*positional("shifts"),
                                                  *keyword("dims", omit_default=True)))),
+    # v2: rearrange and einsum
+    # einops' rearrange, checked statically and written as plain tensor methods (no einops at
+    # run time): its signature is einops.rearrange's; the sizes of axes go by keyword
+    _function("rearrange", rearrange.rule, "pattern, **axes_lengths", "reshape",
+              Forward("chain", "rearrange")),
+    _function("einsum", einsum.rule, "equation", "linear",
+              Forward("function", "torch.einsum", positional("equation"), inputs_last=True),
+              max_inputs=MANY),
 ]
 
 LAYERS: dict[str, LayerSpec] = {spec.name: spec for spec in ENTRIES}

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .dims import Dim, SInt, Sym
+from .einsum import flops as einsum_flops
 
 if TYPE_CHECKING:
     from .ir import Network
@@ -225,7 +226,9 @@ def node_flops(node: Node) -> Dim | None:
         if node.op == "scaled_dot_product_attention":
             q, k, v = (t.shape for t in node.inputs[:3])
             return sdpa_flops(q, k, v, grouped=bool(node.meta["args"].get("enable_gqa")))
-        return 0
+        if node.op == "einsum":  # its matrix products (bmm), as netdsl/einsum.py says
+            return einsum_flops(node.meta["args"]["equation"], [t.shape for t in node.inputs])
+        return 0  # rearrange and the other reshapes, cat, element-wise ops: nothing counted
     cls = node.meta.get("cls", "")
     if node.op.startswith("nn.") or not cls:
         return None  # outside the catalogue: its inside is unknown

@@ -583,7 +583,8 @@ def render_poly(p: Poly, names: dict[Ref, str] | None = None, parent: int = 0) -
             i += power
             if isinstance(atom, Ref):
                 text = names.get(atom, atom.name) if names else atom.name
-                factors.append(text if power == 1 else f"{text} ** {power}")
+                # black and ruff hug `**` between simple operands: p**2, (h // 4) ** 2
+                factors.append(text if power == 1 else f"{text}**{power}")
             else:
                 inner = render_poly(atom.num, names, PRECEDENCE["//"])
                 text = f"{inner} {atom.op} {atom.den}"

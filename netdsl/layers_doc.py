@@ -173,6 +173,9 @@ EXAMPLES: dict[str, Example] = {
     "repeat": _x(VECTOR, "repeat(1, 2)"),
     "flip": _x(SEQUENCE, "flip(1)"),
     "roll": _x(IMAGE, "roll((4, 4), dims=(2, 3))"),
+    "rearrange": _x("[B, 3, 32, 32]", 'rearrange("b c (h p1) (w p2) -> b (h w) (p1 p2 c)", '
+                                      'p1=8, p2=8)'),
+    "einsum": _two("[B, 4, 16, 8]", "[B, 4, 12, 8]", 'einsum("bhqd,bhkd->bhqk")'),
 }
 
 TITLES = {
@@ -214,7 +217,9 @@ def netdsl_literal(value: Any) -> str:
 def netdsl_signature(spec: LayerSpec) -> str:
     parts = []
     for p in spec.signature:
-        if p.star:
+        if p.var_keyword:
+            parts.append(f"**{p.name}")
+        elif p.star:
             parts.append(f"*{p.name}")
         elif p.default is REQUIRED:
             parts.append(p.name)
@@ -261,6 +266,21 @@ def input_names(spec: LayerSpec) -> str:
 def forward_code(spec: LayerSpec, node: Any, inputs: list[str], attribute: str) -> str:
     """The generated forward expression for the checked example's layer."""
     values = node.meta["args"]
+    if spec.forward.kind == "chain":  # the planned methods, sizes as the example gives them
+        from .lower.exprs import PLANNERS
+        from .rearrange import Size
+        from .shapes import Call
+
+        def given(item: Any) -> Any:
+            if isinstance(item, tuple):
+                return tuple(given(v) for v in item)
+            return values["axes_lengths"][item.axis] if isinstance(item, Size) else item
+
+        code = inputs[0]
+        call = Call(spec.name, dict(values), [t.tt for t in node.inputs], set())
+        for step in PLANNERS[spec.forward.name](call):
+            code += f".{step.method}({', '.join(py_literal(given(a)) for a in step.args)})"
+        return code
     args: dict[str, str] = {}
     defaulted: set[str] = set()
     for p in spec.signature:

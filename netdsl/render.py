@@ -60,6 +60,9 @@ def constructor_args(spec: LayerSpec, values: dict[str, Any]) -> tuple[list[Any]
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     for p in spec.torch_signature:
+        if p.var_keyword:
+            kwargs.update(values.get(p.name, {}))
+            continue
         if p.star:
             args.extend(values.get(p.name, ()))
             continue

@@ -1,13 +1,16 @@
 """How a catalogue layer is written in a generated `forward`, as data.
 
-Five kinds of spelling cover every layer:
+Six kinds of spelling cover every layer:
 
 - ``module``: an ``nn.Module`` attribute called on its inputs, ``self.conv1(x)``;
 - ``function``: a torch function, ``torch.cat([a, b], dim=1)``, ``F.pad(x, (1, 1))``;
 - ``method``: a tensor method on the first input, ``x.permute(0, 2, 1)``, ``x.mean(dim=1)``,
   the other inputs its first arguments, ``x.masked_fill(mask, 0.0)``;
 - ``operator``: a Python operator between the inputs, ``a + b``;
-- ``helper``: a function the generated file defines itself, ``pad_to_match(a, b)``.
+- ``helper``: a function the generated file defines itself, ``pad_to_match(a, b)``;
+- ``chain``: tensor methods one after another, as the entry's shape rule plans them for the
+  checked input (``rearrange``: ``x.unflatten(3, (-1, 16)).permute(0, 2, 1, 3)...``; see
+  netdsl/rearrange.py).
 
 Each argument is passed by position, by keyword, or spread (a ``*shape`` argument's items
 each as its own positional argument), and may be left out when it has netdsl's default. A
@@ -24,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-Kind = Literal["module", "function", "method", "operator", "helper"]
+Kind = Literal["module", "function", "method", "operator", "helper", "chain"]
 Style = Literal["positional", "keyword", "spread"]
 T = TypeVar("T")
 
@@ -49,6 +52,7 @@ class Forward:
     args: tuple[ForwardArg, ...] = ()
     inputs_as_list: bool = False  # all inputs as one list argument: torch.cat([a, b], dim=1)
     lone_input_repeats: int = 1  # one input passed this many times: self-attention attn(x, x, x)
+    inputs_last: bool = False  # the arguments before the inputs: torch.einsum("ij,jk", a, b)
     # torch's names of the tensors taken, in order (empty: any number, all by position); the
     # first `positional_inputs` by position, the others (optional: masks) by keyword
     inputs: tuple[str, ...] = ()
@@ -65,6 +69,9 @@ class Forward:
         every argument in `self.args` (a spread argument's items joined by ", "),
         `defaulted` the arguments whose value is netdsl's default, `attribute` a module's
         attribute name."""
+        if self.kind == "chain":
+            raise ValueError("a chain is written from its entry's plan for the checked call "
+                             "(see lower/exprs.py chain_expr)")
         args = args or {}
         ins = list(inputs)
         if len(ins) == 1 and self.lone_input_repeats > 1:
@@ -88,6 +95,8 @@ class Forward:
         if self.kind == "module":
             return f"self.{attribute}({', '.join([*ins, *written])})"
         passed = [f"[{', '.join(ins)}]"] if self.inputs_as_list else ins
+        if self.inputs_last:
+            return f"{self.name}({', '.join([*written, *passed])})"
         return f"{self.name}({', '.join([*passed, *written])})"
 
     def keyword_inputs(self, inputs: Sequence[T],

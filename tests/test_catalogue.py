@@ -13,6 +13,7 @@ import re
 import typing
 from typing import Any
 
+import einops
 import pytest
 import torch
 import torch.nn.functional as F
@@ -34,6 +35,7 @@ NOT_IN_NETDSL = {
     ("Hardtanh", "max_value"): "deprecated alias of max_val",
     ("add", "alpha"): "netdsl's add is `a + b`; a scaled sum is written with `*`",
     ("expand", "implicit"): "internal to torch's own broadcasting, not for users",
+    ("einsum", "path"): "a contraction order for torch's kernel; it changes no result",
 }
 # (torch class or function, argument) -> why netdsl offers an argument torch does not
 ONLY_IN_NETDSL = {
@@ -75,7 +77,8 @@ FUNCTION_SOURCES: dict[str, Any] = {
         "round", "sign", "logical_not", "clamp", "tril", "triu", "argmax", "argmin", "topk",
         "amin", "expand", "expand_as", "repeat", "flip", "roll")},
     "pow": "pow.Tensor_Scalar", "where": "where.self", "masked_fill": "masked_fill.Scalar",
-    "max": "max.dim", "min": "min.dim",
+    "max": "max.dim", "min": "min.dim", "einsum": "einsum.default",
+    "rearrange": einops.rearrange,  # netdsl writes it as plain tensor methods, not as einops
 }
 TENSOR_ARGUMENTS = {"input", "self", "tensor", "tensors", "other", "condition", "mask"}
 NO_TORCH_COUNTERPART = {"pad_to_match": "netdsl's own helper, written into the generated file"}
@@ -127,9 +130,9 @@ def test_signature_is_the_torch_classs(layer: str, cls: str) -> None:
 
 
 def schema_parameters(source: Any) -> list[tuple[str, Any, bool, bool]]:
-    if callable(source):
+    if callable(source):  # **sizes reads as the catalogue writes it: starred, keyword-only
         return [(p.name, REQUIRED if p.default is p.empty else p.default,
-                 p.kind is p.KEYWORD_ONLY, False)
+                 p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD), p.kind is p.VAR_KEYWORD)
                 for p in inspect.signature(source).parameters.values()
                 if p.name not in TENSOR_ARGUMENTS]
     op, overload = source.split(".")

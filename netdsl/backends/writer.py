@@ -157,6 +157,13 @@ def wrap(prefix: str, text: str) -> list[str]:
             lines = wrap(prefix, text[:-1])
             lines[-1] += suffix
             return lines
+    fluent = _fluent(text)
+    if fluent is not None:  # x = (\n    x.unflatten(...)\n    .permute(...)\n)
+        head, links = fluent
+        inner_prefix = prefix + "    "
+        if len(inner_prefix + "".join(links)) <= LINE_LENGTH:
+            return [f"{prefix}{head}(", inner_prefix + "".join(links), prefix + ")"]
+        return [f"{prefix}{head}(", *(inner_prefix + link for link in links), prefix + ")"]
     split = _outer_call(text)
     if split is None:
         return [line]
@@ -175,6 +182,26 @@ def wrap(prefix: str, text: str) -> list[str]:
             lines.extend(wrap(inner_prefix, part + ","))
     lines.append(prefix + closer)
     return lines
+
+
+def _fluent(text: str) -> tuple[str, list[str]] | None:
+    """'y = x.a(1).b(2).c(3)' -> ('y = ', ['x.a(1)', '.b(2)', '.c(3)']): a statement whose
+    value is a chain of two or more method calls on a call's result, which black lays out
+    in parentheses, one call a line; None for any other statement."""
+    head = ""
+    if text.startswith("return "):
+        head = "return "
+    else:
+        for i in _top_level(text):
+            if text.startswith(" = ", i):
+                head = text[:i + 3]
+                break
+    value = text[len(head):]
+    cuts = [i for i in _top_level(value) if value[i] == "." and i > 0 and value[i - 1] in ")]"]
+    if len(cuts) < 2 or not head:
+        return None
+    links = [value[a:b] for a, b in zip([0, *cuts], [*cuts, len(value)], strict=True)]
+    return head, links
 
 
 def _comprehension(text: str) -> tuple[str, str] | None:

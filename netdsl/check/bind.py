@@ -254,7 +254,8 @@ class Binding:
                   defaults: bool = True) -> tuple[dict[str, Any], AbstractSet[str]]:
         bound: dict[str, Any] = {}
         given: set[str] = set()
-        star = next((p for p in sig if p.star), None) if values else None
+        star = next((p for p in sig if p.star and not p.var_keyword), None) if values else None
+        var_keyword = next((p for p in sig if p.var_keyword), None) if kw_values else None
         i = 0
         for value, expr in values:
             if i < len(sig) and not sig[i].star:
@@ -270,8 +271,15 @@ class Binding:
                 raise SourceError(f"{what} takes at most {len(sig)} positional argument"
                                   f"{'s' if len(sig) != 1 else ''} ({names}), got {len(values)}",
                                   expr.pos)
-        known = {p.name for p in sig} | set(extra) if kw_values else set()
+        known = {p.name for p in sig if not p.var_keyword} | set(extra) if kw_values else set()
         for name, value, kw in kw_values:
+            if name not in known and var_keyword is not None:  # rearrange(..., p1=16)
+                sizes = bound.setdefault(var_keyword.name, {})
+                if name in sizes:
+                    raise SourceError(f"{what} got {name!r} twice", kw.pos)
+                sizes[name] = value
+                given.add(var_keyword.name)
+                continue
             if name not in known:
                 raise SourceError(f"{what} has no argument {name!r}", kw.pos,
                                   fix=did_you_mean(name, known))
@@ -284,7 +292,7 @@ class Binding:
             if p.name in bound:
                 continue
             if p.star:
-                bound[p.name] = ()
+                bound[p.name] = {} if p.var_keyword else ()
             elif p.default is REQUIRED:
                 missing.append(p.name)
             elif defaults:

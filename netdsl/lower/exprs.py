@@ -8,7 +8,13 @@ from typing import Any
 
 from .. import ir
 from .. import nodes as n
+from ..rearrange import Size, Step, call_steps
 from ..spelling import Forward, power
+
+# The planners of the catalogue's `chain` spellings, by the spelling's name: each returns, for
+# a checked call, the tensor methods that compute it; with every_rank=True, methods that serve
+# inputs of any rank the check accepted (netdsl/rearrange.py)
+PLANNERS: dict[str, Callable[..., list[Step]]] = {"rearrange": call_steps}
 
 PRECEDENCE = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, "//": 6,
               "%": 6, "@": 6, "unary": 7, "**": 8}
@@ -101,9 +107,27 @@ def forward_expr(spelling: Forward, inputs: list[ir.Expr], args: dict[str, Any],
     if spelling.kind == "method":  # further inputs come first: x.masked_fill(mask, value)
         return ir.CallMethod(ins[0], spelling.name, [*ins[1:], *positional], keywords)
     passed: list[ir.Expr] = [ir.ListOf(ins)] if spelling.inputs_as_list else ins
+    if spelling.inputs_last:
+        return ir.CallFunction(spelling.name, [*positional, *passed], keywords)
     return ir.CallFunction(spelling.name, [*passed, *positional], keywords)
 
 
 def _is_none(e: ir.Expr) -> bool:
     """An input written `none`: left out of the call (a mask not given)."""
     return isinstance(e, ir.Const) and e.code == "None"
+
+
+def chain_expr(steps: list[Step], first: ir.Expr, size: Callable[[str], ir.Expr]) -> ir.Expr:
+    """`x.unflatten(3, (-1, p)).permute(0, 2, 1, 3)`: each step a method call on the last;
+    `size(axis)` is the code of a size the plan takes from the keyword argument `axis=`."""
+    def arg(value: Any) -> ir.Expr:
+        if isinstance(value, tuple):
+            return ir.TupleOf([arg(v) for v in value])
+        if isinstance(value, Size):
+            return size(value.axis)
+        return ir.Const(repr(int(value)))
+
+    code = first
+    for step in steps:
+        code = ir.CallMethod(code, step.method, [arg(a) for a in step.args])
+    return code

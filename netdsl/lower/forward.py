@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import ir
 from .. import nodes as n
+from .. import shapes as s
 from ..catalogue import REQUIRED, LayerSpec
 from ..check import Frame, SiteRecord
 from ..check.evaluate import COMPILE_TIME_FUNCTIONS
@@ -15,7 +16,7 @@ from ..dims import (
 from ..render import py_literal
 from ..spelling import Forward as ForwardSpelling
 from ..values import LayerValue
-from .exprs import Unsupported, forward_expr
+from .exprs import PLANNERS, Unsupported, chain_expr, forward_expr
 
 if TYPE_CHECKING:
     from .classes import ClassLowering
@@ -228,6 +229,8 @@ class Forward:
             helper = f"{spec.forward.name}{rank - 2}d"
             self.owner.need_helper(helper)
             return ir.CallFunction(helper, inputs)
+        if spec.forward.kind == "chain":
+            return self.chain(spec, site, inputs, frame, rec)
         args, defaulted = self.spelled_args(spec, site, frame, spelling)
         if "keepdim" in args and "keepdim" not in defaulted:
             defaulted.discard("dim")  # x.mean(keepdim=True) is refused: dim=None goes with it
@@ -244,7 +247,7 @@ class Forward:
         args: dict[str, Any] = {}
         defaulted: set[str] = set()
         for p in spec.signature:
-            if p.name not in spelled:
+            if p.name not in spelled or p.var_keyword:
                 continue
             if p.name in given:
                 value = given[p.name]
@@ -261,3 +264,24 @@ class Forward:
                     code.code == py_literal(p.default):
                 defaulted.add(p.name)
         return args, defaulted
+
+    def chain(self: ClassLowering, spec: LayerSpec, site: Any, inputs: list[ir.Expr],
+              frame: Frame, rec: SiteRecord) -> ir.Expr:
+        """Tensor methods one after another, as the entry's planner lays them out for the
+        checked input (rearrange); a size in them is the keyword argument that gave it, as
+        the source wrote it, so a hyperparameter stays one."""
+        given = self.bind_ast(spec.signature, site)
+        planner = PLANNERS[spec.forward.name]
+        calls = []
+        for _, use in self.uses_of(site, rec.index, rec.loop) or [(frame, rec)]:
+            for ref in getattr(use.value, "flag_refs", ()):  # a pattern from a hyperparameter
+                self.specialise(ref)  # decides the methods: the class is made for its value
+            node = use.node
+            calls.append(s.Call(spec.name, dict(node.meta["args"]), [t.tt for t in node.inputs],
+                                use.value.given))
+        plans = [planner(call) for call in calls]
+        if any(p != plans[0] for p in plans):  # uses of a block at several ranks
+            plans = [planner(call, every_rank=True) for call in calls]
+        if any(p != plans[0] for p in plans):
+            raise Unsupported(f"{spec.name} would be written differently at two uses")
+        return chain_expr(plans[0], inputs[0], lambda axis: self.fexpr(given[axis], frame))
