@@ -313,3 +313,12 @@ def test_a_tensor_the_next_iteration_reads_is_not_unused() -> None:
     unused = source.replace("        h = token", "        h = x")
     assert any("'token' is computed but never used" in w.message
                for w in netdsl.check_source(unused).warnings)
+
+
+def test_a_block_ending_in_a_multi_output_layer_passes_on_the_first() -> None:
+    source = ("block Attend(x: [B, T, 16]):\n"
+              "    x -> multihead_attention(4, batch_first=true)\n\n"
+              "network Net(x: [B, 5, 16]):\n"
+              "    x -> Attend -> linear(3)\n")
+    code = agrees_with_check(source)
+    assert "x, _ = self.attend1(x)" in code

@@ -15,7 +15,7 @@ from ..dims import (
 )
 from ..render import py_literal
 from ..spelling import Forward as ForwardSpelling
-from ..values import LayerValue
+from ..values import LayerValue, PrimaryTuple
 from .exprs import PLANNERS, Unsupported, chain_expr, forward_expr
 
 if TYPE_CHECKING:
@@ -192,7 +192,11 @@ class Forward:
         if rec.kind == "block":
             if rec.index >= 0 and len(inputs) > 1:
                 return self.threaded(attr, inputs)
-            return ir.CallModule(attr, inputs)
+            # a block whose output is a multi-output layer's (`x -> multihead_attention(4)`):
+            # a pipeline passes on the first, as the checker does
+            first = not multi and rec.frame is not None and isinstance(rec.frame.output,
+                                                                       PrimaryTuple)
+            return ir.CallModule(attr, inputs, first=first)
         lv = rec.value
         assert isinstance(lv, LayerValue)
         spec = lv.spec
