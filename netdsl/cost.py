@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .dims import Dim, SInt, Sym
+from .sources import buffers as constant_buffers
 
 if TYPE_CHECKING:
     from .ir import Network
@@ -301,6 +302,9 @@ def annotate(net: Network) -> NetworkCost:
         if node.kind == "block":
             blocks.append(node)
             continue
+        if node.kind == "parameter":  # a tensor of the module: no computation, no activation
+            node.meta["flops"] = 0
+            continue
         if node.kind not in ("layer", "op"):
             continue
         count = node_flops(node)
@@ -317,6 +321,11 @@ def annotate(net: Network) -> NetworkCost:
                 own = buffer_bytes(node)
                 node.meta["buffer_bytes"] = own
                 buffers += own or 0
+    for constant in constant_buffers(net.nodes):  # computed once, kept as non-persistent buffers
+        tt = constant.outputs[0]
+        own = tensor_bytes(tt.shape, tt.dtype)
+        constant.meta["buffer_bytes"] = own
+        buffers += int(own)
     inside: dict[int, list[Dim]] = {id(block): [] for block in blocks}
     for node in net.nodes:  # a block use costs what the layers inside it cost
         count = node.meta.get("flops") if node.kind != "block" else None

@@ -21,6 +21,7 @@ from ..dims import (
     refs,
 )
 from ..errors import Pos, SourceError
+from ..sources import SOURCES
 from ..values import (
     POISON,
     BlockFactory,
@@ -438,6 +439,10 @@ class Evaluation:
         return repeated
 
     def eval_Call(self: Checker, e: n.Call, frame: Frame) -> Any:
+        func_name = e.func.id if isinstance(e.func, n.Name) else None
+        if func_name in SOURCES and func_name not in frame.env and \
+                func_name not in self.definitions:  # parameter(...), ones(n, n) ...
+            return self.eval_source(e, func_name, frame)
         if isinstance(e.func, n.Attribute):  # F.relu(h): the fix needs the call's arguments
             func = self.eval_Attribute(e.func, frame, e)
         else:
