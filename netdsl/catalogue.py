@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from . import shapes as s
+from .sources import like
 from .spelling import MODULE, Forward, keyword, positional, spread
 
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "<required>"})()
@@ -29,7 +30,7 @@ ANY_RANK = None
 # What a layer does, for the diagram's colours and the layer reference's sections.
 Category = Literal["conv", "linear", "embedding", "pool", "norm", "dropout", "activation",
                    "recurrent", "attention", "resample", "padding", "reshape", "merge", "split",
-                   "reduce"]
+                   "reduce", "create"]
 CATEGORIES: tuple[str, ...] = get_args(Category)
 
 
@@ -346,6 +347,11 @@ ENTRIES: list[LayerSpec] = [
     _function("split", s.split, "split_size_or_sections, dim=0", "split",
               Forward("function", "torch.split", (*positional("split_size_or_sections"),
                                                   *keyword("dim")))),
+    # a tensor like the input (its shape, dtype and device): `x -> randn_like`
+    *(_function(name, like(name), "", "create", Forward("function", f"torch.{name}"))
+      for name in ("zeros_like", "ones_like", "randn_like", "rand_like")),
+    _function("full_like", like("full_like"), "fill_value", "create",
+              Forward("function", "torch.full_like", positional("fill_value"))),
 ]
 
 LAYERS: dict[str, LayerSpec] = {spec.name: spec for spec in ENTRIES}

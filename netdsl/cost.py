@@ -323,9 +323,9 @@ def annotate(net: Network) -> NetworkCost:
                 buffers += own or 0
     for constant in constant_buffers(net.nodes):  # computed once, kept as non-persistent buffers
         tt = constant.outputs[0]
-        own = tensor_bytes(tt.shape, tt.dtype)
-        constant.meta["buffer_bytes"] = own
-        buffers += int(own)
+        size = int(tensor_bytes(tt.shape, tt.dtype))  # type: ignore[arg-type]  # sizes known
+        constant.meta["buffer_bytes"] = size
+        buffers += size
     inside: dict[int, list[Dim]] = {id(block): [] for block in blocks}
     for node in net.nodes:  # a block use costs what the layers inside it cost
         count = node.meta.get("flops") if node.kind != "block" else None

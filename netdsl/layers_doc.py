@@ -149,6 +149,11 @@ EXAMPLES: dict[str, Example] = {
     "amax": _x("[B, 64, 8, 8]", "amax(dim=(2, 3), keepdim=true)"),
     "chunk": _x(VECTOR, "chunk(2, dim=1)"),
     "split": _x(VECTOR, "split((16, 48), dim=1)"),
+    "zeros_like": _x(SEQUENCE, "zeros_like"),
+    "ones_like": _x(SEQUENCE, "ones_like"),
+    "randn_like": _x(SEQUENCE, "randn_like"),
+    "rand_like": _x(SEQUENCE, "rand_like"),
+    "full_like": _x(SEQUENCE, "full_like(0.5)"),
 }
 
 TITLES = {
@@ -157,6 +162,7 @@ TITLES = {
     "recurrent": "Recurrent layers", "attention": "Attention and transformer layers",
     "resample": "Resampling", "padding": "Padding", "reshape": "Reshaping",
     "merge": "Combining tensors", "split": "Splitting tensors", "reduce": "Reductions",
+    "create": "Tensors like another",
 }
 
 HEADER = """\

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .dims import Dim, Sym
 from .shapes import DTYPES, FLOAT_DTYPES, TT, Applied, Call, ShapeError
-from .values import Node
+
+if TYPE_CHECKING:
+    from .values import Node
 
 # the functions that make a tensor from compile-time values (no tensor input)
 CREATORS = ("arange", "ones", "zeros", "full", "eye")
@@ -117,10 +119,12 @@ def constant(node: Node) -> bool:
 
 def buffers(nodes: list[Node]) -> list[Node]:
     """The constants a module holds: each constant with one output that something not
-    constant uses (a later computation, a block, or the network's output)."""
+    constant uses (a later computation, a block, the network's output, or an operation
+    with several outputs, which forward computes)."""
     used: dict[int, Node] = {}
     for node in nodes:
-        if node.kind == "input" or (node.kind != "output" and constant(node)):
+        if node.kind == "input" or (node.kind != "output" and constant(node)
+                                    and len(node.outputs) == 1):
             continue
         for t in node.inputs:
             producer = t.producer

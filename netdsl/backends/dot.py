@@ -34,6 +34,7 @@ CATEGORY_COLOURS: dict[str, str] = {
     "activation": "#fed9a6", "dropout": "#fed9a6", "pool": "#fddaec", "resample": "#fddaec",
     "recurrent": "#e5d8bd", "attention": "#e5d8bd", "reshape": "#f2f2f2",
     "padding": "#f2f2f2", "merge": "#f2f2f2", "split": "#f2f2f2", "reduce": "#f2f2f2",
+    "create": "#f2f2f2",
 }
 OTHER_COLOUR = "#f2f2f2"  # an nn class outside the catalogue
 PARAMETER_COLOUR = "#ffffcc"  # a learnable tensor, parameter(...)

@@ -166,7 +166,9 @@ class Naming:
         """A parameter bound to a name is the module's attribute of that name
         (`cls = parameter(1, 1, D)` is `self.cls`)."""
         for stmt in walk_statements(d.body):
-            value = stmt.value if isinstance(stmt, n.Assign) else None
+            if not isinstance(stmt, n.Assign):
+                continue
+            value = stmt.value
             if not (isinstance(value, n.Call) and isinstance(value.func, n.Name) and
                     value.func.id == "parameter" and isinstance(stmt.target, n.Name)):
                 continue

@@ -71,7 +71,7 @@ class Sources:
         node = self.new_node("parameter", "parameter", frame.prefix + attr, label,
                              "nn.Parameter", e.pos, [], frame)
         node.outputs = [tt]
-        node.params = int(product(shape)) if shape else 1
+        node.params = int(product(shape)) if shape else 1  # type: ignore[arg-type]
         node.meta["init"] = init
         for block in node.scope:  # each enclosing block use totals its parameters
             block.meta["params"] += node.params

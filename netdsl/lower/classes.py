@@ -11,6 +11,7 @@ from ..check import Frame, flat_tensors
 from ..render import py_literal
 from .forward import Forward
 from .sizes import SizeParam, Sizes, rebound_names
+from .sources import SourceLowering
 from .statements import Statements
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ RESERVED = frozenset({"self", "torch", "nn", "F", "super", "pad_to_match1d", "pa
                       "pad_to_match3d"})
 
 
-class ClassLowering(Statements, Forward, Sizes):
+class ClassLowering(Statements, Forward, Sizes, SourceLowering):
     def __init__(self, owner: Lowering, d: n.Definition, frames: list[Frame]) -> None:
         from ..backends.writer import Namespace
 
@@ -53,6 +54,9 @@ class ClassLowering(Statements, Forward, Sizes):
         self.specialised: dict[str, Any] = {}  # hyperparameter -> the value it is fixed at
         self.rebound = rebound_names(d)  # a size that names one of these is ambiguous
         self.flags = 0
+        self.in_init = False  # see SourceLowering
+        self.tensor_attrs: dict[str, str] = {}
+        self.inline_constants: dict[str, n.Expr] = {}
 
     def build(self) -> ir.ClassDef:
         self.body(self.d.body, self.frames, top=True)

@@ -43,6 +43,9 @@ class Forward:
         return False
 
     def fexpr(self: ClassLowering, e: n.Expr, frame: Frame, multi: bool = False) -> ir.Expr:
+        source = self.source_fexpr(e, frame)  # parameters, created tensors, constants
+        if source is not None:
+            return source
         if isinstance(e, n.Name):
             kind = frame.kinds.get(e.id)
             if kind == "tensor" or e.id in self.input_names:

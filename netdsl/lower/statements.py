@@ -142,6 +142,8 @@ class Statements:
                     code = py_literal(frame.env.get(target.id))
                 self.init.append(ir.Local(self.init_ns.name(target.id), code, stmt.pos))
                 return
+            if self.assign_source(stmt, frame):  # a parameter or a constant: in __init__
+                return
             var = self.fwd_ns.name(target.id)
             self.emit_value(value, frame, var, stmt.pos)
             return
