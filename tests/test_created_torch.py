@@ -108,7 +108,7 @@ def test_a_wrong_creation_is_a_located_error(call: str, message: str) -> None:
 
 SOURCE = """
 block Pos(x: [B, T, C]):
-    x + (arange(T) -> unsqueeze(1))
+    x + (arange(T) -> unsqueeze(1)) + zeros(T, C)
 
 network Mixed(n=4)(x: [B, T, 8], z: [B, 4, 4]):
     w = parameter(1, 1, 8, init="normal", std=0.02)

@@ -211,6 +211,8 @@ class SourceLowering:
             args = [self.fexpr(a, frame) for a in e.args]
         else:
             args = [self.fexpr(a, frame) for a in sizes_of(e)]
+        if name in ("ones", "zeros") and not self.in_init:
+            args = [ir.TupleOf(args)]  # torch.fx traces sizes read from an input in a tuple
         keywords: list[tuple[str, ir.Expr]] = []
         for k in e.kwargs:
             if k.name == "dtype":
