@@ -6,6 +6,7 @@ diagram."""
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
 
 import pytest
@@ -165,3 +166,29 @@ def test_the_report_has_a_row_the_json_an_entry_and_the_diagram_a_node() -> None
     dot = netdsl.to_dot(program)
     node = next(line for line in dot.splitlines() if "<B>pos</B>" in line)
     assert "Parameter 1×6×16" in node and f"{model.pos.numel()} params" in node
+
+
+BRANCHED = """
+block Scale(dim=8, scale=true)(x: [B, T, dim]):
+    if scale:
+        g = parameter(dim, init=0.5)
+        m = ones(dim) -> unsqueeze(0)
+        x = x * g * m
+    x
+
+network Both(x: [B, 4, 8]):
+    x -> Scale(scale=true) -> Scale(scale=false)
+"""
+
+
+def test_a_parameter_on_one_path_of_an_if_is_none_on_the_other() -> None:
+    program, model = build(BRANCHED, "Both")
+    assert count(model) == program.network("Both").params == 8
+    assert model.scale2.g is None and model.scale2.m is None
+    assert torch.equal(model.scale1.m, torch.ones(1, 8))
+    x = torch.randn(2, 4, 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TorchScript's deprecation notice
+        scripted = torch.jit.script(model)
+    torch.testing.assert_close(scripted(x), x * 0.5)
+    torch.testing.assert_close(torch.fx.symbolic_trace(model)(x), x * 0.5)
