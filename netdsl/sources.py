@@ -101,20 +101,30 @@ def constant(node: Node) -> bool:
     once when the module is built: a created tensor whose sizes are known, or a tensor
     operation (a function, not a module: no weights, no training mode) on such tensors.
     A parameter, an input, a random tensor or a block use is never one; neither is a tensor
-    that comes into a block through its inputs (the block's class cannot compute it)."""
-    known = node.meta.get("constant")
-    if known is not None:
-        return bool(known)
-    if node.meta.get("created"):
-        result = not node.meta.get("random") and not any(
-            isinstance(d, Sym) for tt in node.outputs for d in tt.shape)
-    elif node.kind != "op" or node.meta.get("random") or not node.inputs:
-        result = False
-    else:
-        result = all(t.producer is not None and t.producer.scope == node.scope
-                     and constant(t.producer) for t in node.inputs)
-    node.meta["constant"] = result
-    return result
+    that comes into a block through its inputs (the block's class cannot compute it).
+    Memoised in node.meta; iterative, as a chain of operations may be long."""
+    stack = [node]
+    while stack:
+        item = stack[-1]
+        if "constant" in item.meta:
+            stack.pop()
+            continue
+        if item.meta.get("created"):
+            item.meta["constant"] = not any(
+                isinstance(d, Sym) for tt in item.outputs for d in tt.shape)
+        elif item.kind != "op" or item.op in RANDOM_LIKE or not item.inputs or any(
+                t.producer is None or t.producer.scope != item.scope for t in item.inputs):
+            item.meta["constant"] = False
+        else:
+            pending = [t.producer for t in item.inputs
+                       if t.producer is not None and "constant" not in t.producer.meta]
+            if pending:
+                stack.extend(pending)
+                continue
+            item.meta["constant"] = all(t.producer is not None and t.producer.meta["constant"]
+                                        for t in item.inputs)
+        stack.pop()
+    return bool(node.meta["constant"])
 
 
 def buffers(nodes: list[Node]) -> list[Node]:

@@ -181,3 +181,17 @@ def test_pytorchs_tools_accept_the_module() -> None:
         same(torch.jit.script(model)(*inputs))
     same(torch.export.export(model, inputs).module()(*inputs))
     same(torch.compile(model, fullgraph=True, backend="eager")(*inputs))
+
+
+def test_random_numbers_are_drawn_at_every_call_never_kept() -> None:
+    source = ("network R(n=3)(x: [B, 3]):\n    noise = ones(n) -> randn_like\n"
+              "    x + noise + (ones(n) -> zeros_like)\n")
+    program, model = built(source, "R")
+    buffers = dict(model.named_buffers())  # ones(n), and zeros_like of it: no random numbers
+    assert [tuple(b.shape) for b in buffers.values()] == [(3,), (3,)]
+    assert all(torch.equal(b, torch.ones(3)) or torch.equal(b, torch.zeros(3))
+               for b in buffers.values())
+    data = to_json("f", program, [], [])["networks"][0]
+    assert data["buffer_bytes"] == sum(b.numel() * b.element_size() for b in buffers.values())
+    x = torch.zeros(2, 3)
+    assert not torch.equal(model(x), model(x))

@@ -57,6 +57,7 @@ class ClassLowering(Statements, Forward, Sizes, SourceLowering):
         self.in_init = False  # see SourceLowering
         self.tensor_attrs: dict[str, str] = {}
         self.inline_constants: dict[str, n.Expr] = {}
+        self.late_init: list[ir.InitStmt] = []  # buffers that forward first reads in a branch
 
     def build(self) -> ir.ClassDef:
         self.body(self.d.body, self.frames, top=True)
@@ -65,6 +66,7 @@ class ClassLowering(Statements, Forward, Sizes, SourceLowering):
             init.append(ir.Local(self.hyper_names[name], py_literal(value)))
         init.extend(self.defaults())
         init.extend(self.init)
+        init.extend(self.late_init)
         for name, attr in self.stored.items():
             init.append(ir.Flag(attr, self.init_ns.name(name)))
         forward: list[ir.ForwardStmt] = []

@@ -50,9 +50,15 @@ class SourceLowering:
             inline = self.inline_constants.get(e.id)
             if inline is not None and self.in_init:  # written into the buffer that uses it
                 return self.fexpr(inline, frame)
-            if inline is not None:  # forward reads it after all: a buffer of its own
+            if inline is not None:  # forward reads it after all: a buffer of its own, made
+                # at the end of __init__ whatever branch forward reads it in first
                 del self.inline_constants[e.id]
-                attr = self.hoist_attr(inline, frame, e.id)
+                saved = self.init
+                self.init = self.late_init
+                try:
+                    attr = self.hoist_attr(inline, frame, e.id)
+                finally:
+                    self.init = saved
                 if attr is None:
                     raise Unsupported("a constant forward cannot read")
                 self.tensor_attrs[e.id] = attr
