@@ -192,3 +192,46 @@ def test_a_parameter_on_one_path_of_an_if_is_none_on_the_other() -> None:
         scripted = torch.jit.script(model)
     torch.testing.assert_close(scripted(x), x * 0.5)
     torch.testing.assert_close(torch.fx.symbolic_trace(model)(x), x * 0.5)
+
+
+CONVNEXT = """
+block CNBlock(layer_scale=1e-6)(x: [B, C, H, W]):
+    gamma = parameter(C, 1, 1, init=layer_scale)
+    y = x -> conv(C, 7, padding=3, groups=C) -> permute(0, 2, 3, 1) -> layernorm(eps=1e-6)
+          -> linear(4 * C) -> gelu -> linear(C) -> permute(0, 3, 1, 2)
+    x + gamma * y
+
+network Stage(depth=3)(x: [B, 96, 14, 14]):
+    x -> CNBlock * depth
+"""
+
+
+class TorchCNBlock(torch.nn.Module):
+    """torchvision's ConvNeXt block, written out (torchvision is not a dependency)."""
+
+    def __init__(self, dim: int, layer_scale: float) -> None:
+        super().__init__()
+        self.dwconv = torch.nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = torch.nn.LayerNorm(dim, eps=1e-6)
+        self.fc1 = torch.nn.Linear(dim, 4 * dim)
+        self.fc2 = torch.nn.Linear(4 * dim, dim)
+        self.layer_scale = torch.nn.Parameter(torch.ones(dim, 1, 1) * layer_scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.norm(self.dwconv(x).permute(0, 2, 3, 1))
+        y = self.fc2(torch.nn.functional.gelu(self.fc1(y))).permute(0, 3, 1, 2)
+        return x + self.layer_scale * y
+
+
+def test_a_convnext_stage_with_its_layer_scale_is_torchs() -> None:
+    program, model = build(CONVNEXT, "Stage")
+    reference = torch.nn.Sequential(*[TorchCNBlock(96, 1e-6) for _ in range(3)])
+    assert count(model) == count(reference) == program.network("Stage").params
+    ours = [p for name, p in model.named_parameters() if name.endswith("gamma")]
+    theirs = [p for name, p in reference.named_parameters() if name.endswith("layer_scale")]
+    assert [torch.equal(a, b) for a, b in zip(ours, theirs, strict=True)] == [True] * 3
+    with torch.no_grad():  # the same weights, in the same order, give the same output
+        for a, b in zip(model.parameters(), reference.parameters(), strict=True):
+            a.copy_(b)
+        x = torch.randn(2, 96, 14, 14)
+        torch.testing.assert_close(model(x), reference(x))
