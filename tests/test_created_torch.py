@@ -98,6 +98,7 @@ def test_like_stages_as_torch(name: str, dtype: str) -> None:
     ("ones(x)", "never tensors"),
     ("eye(2, 3, 4)", "eye takes n"),
     ("zeros(3, step=2)", "zeros has no argument 'step'"),
+    ("x -> ones(3)", "ones(...) makes a tensor from sizes, not from an input"),
 ])
 def test_a_wrong_creation_is_a_located_error(call: str, message: str) -> None:
     with pytest.raises(netdsl.NetDSLError) as info:

@@ -201,7 +201,8 @@ class Sources:
                     f"a parameter's sizes are fixed when the network is built, but "
                     f"{dim_str(value)} is a symbolic dimension, known only when an input "
                     f"arrives", expr.pos,
-                    fix="give that size a value in the input's shape or as a hyperparameter")
+                    notes=["a size with a value comes from the input's shape ([B, 196, 768]) "
+                           "or from a hyperparameter"])
             if isinstance(value, float):
                 raise SourceError(f"a size is a whole number, but {self.label(expr.pos)} is "
                                   f"{value!r}", expr.pos,
