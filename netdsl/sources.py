@@ -48,8 +48,10 @@ def arange_length(start: Any, end: Any, step: Any) -> Dim:
     if step == 0:
         raise ShapeError("arange's step must not be zero")
     if isinstance(start, Sym) or isinstance(end, Sym):
-        if not (integer_dtype(step) and step > 0):
-            raise ShapeError("arange with a symbolic bound needs a positive whole step")
+        if not (integer_dtype(step) and step > 0) or isinstance(start, float) or isinstance(
+                end, float):
+            raise ShapeError("arange with a symbolic bound needs whole numbers and a positive "
+                             "step (its length would have no expression)")
         span = end - start
         return span if step == 1 else (span + (step - 1)) // step
     if (end - start) * step < 0:

@@ -99,6 +99,7 @@ def test_like_stages_as_torch(name: str, dtype: str) -> None:
     ("eye(2, 3, 4)", "eye takes n"),
     ("zeros(3, step=2)", "zeros has no argument 'step'"),
     ("x -> ones(3)", "ones(...) makes a tensor from sizes, not from an input"),
+    ("arange(0.5, B)", "arange with a symbolic bound needs whole numbers"),
 ])
 def test_a_wrong_creation_is_a_located_error(call: str, message: str) -> None:
     with pytest.raises(netdsl.NetDSLError) as info:
@@ -196,3 +197,23 @@ def test_random_numbers_are_drawn_at_every_call_never_kept() -> None:
     assert data["buffer_bytes"] == sum(b.numel() * b.element_size() for b in buffers.values())
     x = torch.zeros(2, 3)
     assert not torch.equal(model(x), model(x))
+
+
+CALLS = ["arange(T)", 'arange(T, dtype="float")', "arange(1, T, step=2)", "arange(1, T, 3)",
+         "ones(T, 2)", 'zeros((2, T), dtype="long")', "full((T, 1), true)", "full((T,), 2)",
+         "full((T, T), 0.5)", "eye(T)", 'eye(T, 3, dtype="bool")']
+
+
+@pytest.mark.parametrize("call", CALLS)
+@pytest.mark.parametrize("known", [False, True])
+def test_the_built_module_makes_what_check_says(call: str, known: bool) -> None:
+    """Each creation, with a run-time size (made in forward) and a known one (a buffer)."""
+    header = "network N(T=4)(x: [B, 4])" if known else "network N(x: [B, T])"
+    source = f"{header}:\n    {call}\n"
+    _, model = built(source, "N")
+    known_source = f"network N(T=4)(x: [B, 4]):\n    {call}\n"  # T = 4 at run time below
+    tt = netdsl.check_source(known_source).network("N").outputs[0]
+    made = model(torch.zeros(2, 4))
+    assert DTYPES[tt.dtype] == made.dtype
+    assert tuple(made.shape) == tuple(tt.shape)
+    assert len(list(model.buffers())) == known
