@@ -20,6 +20,7 @@ from typing import Any, Literal, get_args
 from . import attention, einsum, rearrange
 from . import shapes as s
 from . import tensor_rules as tr
+from .sources import like
 from .spelling import MODULE, Forward, keyword, positional, spread
 
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "<required>"})()
@@ -31,7 +32,7 @@ ANY_RANK = None
 # What a layer does, for the diagram's colours and the layer reference's sections.
 Category = Literal["conv", "linear", "embedding", "pool", "norm", "dropout", "activation",
                    "recurrent", "attention", "resample", "padding", "reshape", "merge", "split",
-                   "reduce", "elementwise"]
+                   "reduce", "elementwise", "create"]
 CATEGORIES: tuple[str, ...] = get_args(Category)
 
 
@@ -429,6 +430,11 @@ ENTRIES: list[LayerSpec] = [
     _function("einsum", einsum.rule, "equation", "linear",
               Forward("function", "torch.einsum", positional("equation"), inputs_last=True),
               max_inputs=MANY),
+    # a tensor like the input (its shape, dtype and device): `x -> randn_like`
+    *(_function(name, like(name), "", "create", Forward("function", f"torch.{name}"))
+      for name in ("zeros_like", "ones_like", "randn_like", "rand_like")),
+    _function("full_like", like("full_like"), "fill_value", "create",
+              Forward("function", "torch.full_like", positional("fill_value"))),
 ]
 
 LAYERS: dict[str, LayerSpec] = {spec.name: spec for spec in ENTRIES}

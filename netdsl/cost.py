@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .dims import Dim, SInt, Sym
 from .einsum import flops as einsum_flops
+from .sources import buffers as constant_buffers
 
 if TYPE_CHECKING:
     from .ir import Network
@@ -332,6 +333,9 @@ def annotate(net: Network) -> NetworkCost:
         if node.kind == "block":
             blocks.append(node)
             continue
+        if node.kind == "parameter":  # a tensor of the module: no computation, no activation
+            node.meta["flops"] = 0
+            continue
         if node.kind not in ("layer", "op"):
             continue
         count = node_flops(node)
@@ -348,6 +352,11 @@ def annotate(net: Network) -> NetworkCost:
                 own = buffer_bytes(node)
                 node.meta["buffer_bytes"] = own
                 buffers += own or 0
+    for constant in constant_buffers(net.nodes):  # computed once, kept as non-persistent buffers
+        tt = constant.outputs[0]
+        size = int(tensor_bytes(tt.shape, tt.dtype))  # type: ignore[arg-type]  # sizes known
+        constant.meta["buffer_bytes"] = size
+        buffers += size
     inside: dict[int, list[Dim]] = {id(block): [] for block in blocks}
     for node in net.nodes:  # a block use costs what the layers inside it cost
         count = node.meta.get("flops") if node.kind != "block" else None

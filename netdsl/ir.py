@@ -5,7 +5,7 @@ Two levels, as a compiler for a module language needs them:
 * :class:`Network` is one checked network *instance*: its inputs, outputs, parameter
   count and the dataflow graph of every layer the check evaluated (torch.fx-like
   :class:`~netdsl.values.Node` records, a closed set of kinds: input, layer, block,
-  op, output; analyses write their results into ``node.meta``). The report, the
+  op, parameter, output; analyses write their results into ``node.meta``). The report, the
   diagram and the cost model read it.
 * :class:`ClassDef` is one network or block *class*, generic over its constructor
   parameters: what ``__init__`` builds (submodules whose arguments are expressions of
@@ -133,7 +133,28 @@ class InitIf:
     orelse: list[InitStmt]
 
 
-InitStmt = Union[Default, Local, Submodule, Flag, Fail, InitIf]
+@dataclass(eq=False)
+class Parameter:
+    """`self.attr = nn.Parameter(value)`: a learnable tensor, made as the source says
+    (`torch.zeros(1, 1, hidden)`, `torch.empty(1, seq, hidden).normal_(std=0.02)`)."""
+
+    attr: str
+    value: Expr
+    pos: Pos | None = None
+
+
+@dataclass(eq=False)
+class Buffer:
+    """`self.register_buffer("attr", value, persistent=False)`: a tensor that depends on
+    compile-time values only, computed once; `.to(device)` moves it, state_dict leaves it
+    out."""
+
+    attr: str
+    value: Expr
+    pos: Pos | None = None
+
+
+InitStmt = Union[Default, Local, Submodule, Flag, Fail, InitIf, Parameter, Buffer]
 
 # ---------------------------------------------------------------- forward
 
@@ -181,6 +202,14 @@ class CallMethod:
 
 
 @dataclass(eq=False)
+class Attribute:
+    """`x.device`: an attribute of a tensor."""
+
+    value: Expr
+    attr: str
+
+
+@dataclass(eq=False)
 class ListOf:
     items: list[Expr]
 
@@ -219,7 +248,7 @@ class Subscript:
 
 
 Expr = Union[Var, Const, CallModule, CallFunction, CallMethod, ListOf, TupleOf, BinaryOp,
-             UnaryOp, Subscript]
+             UnaryOp, Subscript, Attribute]
 
 
 @dataclass(eq=False)

@@ -176,6 +176,11 @@ EXAMPLES: dict[str, Example] = {
     "rearrange": _x("[B, 3, 32, 32]", 'rearrange("b c (h p1) (w p2) -> b (h w) (p1 p2 c)", '
                                       'p1=8, p2=8)'),
     "einsum": _two("[B, 4, 16, 8]", "[B, 4, 12, 8]", 'einsum("bhqd,bhkd->bhqk")'),
+    "zeros_like": _x(SEQUENCE, "zeros_like"),
+    "ones_like": _x(SEQUENCE, "ones_like"),
+    "randn_like": _x(SEQUENCE, "randn_like"),
+    "rand_like": _x(SEQUENCE, "rand_like"),
+    "full_like": _x(SEQUENCE, "full_like(0.5)"),
 }
 
 TITLES = {
@@ -185,6 +190,7 @@ TITLES = {
     "resample": "Resampling", "padding": "Padding", "reshape": "Reshaping",
     "merge": "Combining tensors", "split": "Splitting tensors",
     "reduce": "Reductions and selections", "elementwise": "Elementwise maths and masks",
+    "create": "Tensors like another",
 }
 
 HEADER = """\

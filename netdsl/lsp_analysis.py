@@ -171,7 +171,7 @@ def describe_node(node: Node) -> str:
         lines.append(f"input `{shapes}` → output `{outputs}`")
     elif outputs:
         lines.append(f"shape `{outputs}`")
-    if node.kind in ("layer", "block"):
+    if node.kind in ("layer", "block", "parameter"):
         lines.append(f"parameters {node_params(node):,}")
     flops = node.meta.get("flops")
     if flops is not None:

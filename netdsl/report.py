@@ -15,7 +15,7 @@ from .values import Node
 
 def layer_rows(net: Network) -> list[Node]:
     """The nodes a reader wants to see: layers, blocks and tensor operations, in order."""
-    return [node for node in net.nodes if node.kind in ("layer", "op", "block")]
+    return [node for node in net.nodes if node.kind in ("layer", "op", "block", "parameter")]
 
 
 def node_params(node: Node) -> int:
@@ -188,6 +188,10 @@ def layer_json(node: Node) -> dict[str, Any]:
         data["scope"] = node.scope[-1].name
     if node.meta.get("shared_with") is not None:
         data["shared_with"] = node.meta["shared_with"].name
+    if node.kind == "parameter":  # how it starts: {"kind": "normal", "mean": 0.0, "std": 0.02}
+        init = node.meta["init"]
+        data["init"] = {"kind": init.kind, **({"value": init.fill} if init.kind == "fill"
+                                              else dict(init.args))}
     cost_json(data, "flops", node.meta.get("flops"))
     cost_json(data, "output_bytes", node.meta.get("output_bytes"))
     return data

@@ -1,7 +1,7 @@
 """What expressions evaluate to while checking, and the dataflow graph they build.
 
 The graph is torch.fx-like: a closed set of node kinds ('input', 'layer', 'block',
-'op', 'output'); passes and backends read the results from fields and ``meta``
+'op', 'parameter', 'output'); passes and backends read the results from fields and ``meta``
 rather than reshaping nodes.
 """
 
@@ -65,7 +65,7 @@ def explain(why: Why | None, limit: int = 8) -> list[str]:
 @dataclass(eq=False, slots=True)
 class Node:
     id: int
-    kind: str  # 'input', 'layer', 'block', 'op', 'output'
+    kind: str  # 'input', 'layer', 'block', 'op', 'parameter', 'output'
     op: str  # 'conv', 'add', 'cat', the block's name, 'nn.Bilinear'
     name: str | None  # qualified module name ('conv1', 'up1.conv2'), None for functions
     label: str  # as the source wrote it: 'conv(32, 5, padding=2)'

@@ -25,7 +25,7 @@ from netdsl.catalogue import ANY_RANK, CATEGORIES, ENTRIES, LAYERS, REQUIRED, La
 from netdsl.layers_doc import EXAMPLES, Example, forward_code, split_top
 
 # Constructor arguments that choose where and how tensors are stored, not what is computed.
-FACTORY_KWARGS = {"device", "dtype", "out"}
+FACTORY_KWARGS = {"device", "dtype", "out", "layout", "pin_memory", "memory_format"}
 
 # (torch class or function, argument) -> why netdsl does not offer it
 NOT_IN_NETDSL = {
@@ -79,6 +79,9 @@ FUNCTION_SOURCES: dict[str, Any] = {
     "pow": "pow.Tensor_Scalar", "where": "where.self", "masked_fill": "masked_fill.Scalar",
     "max": "max.dim", "min": "min.dim", "einsum": "einsum.default",
     "rearrange": einops.rearrange,  # netdsl writes it as plain tensor methods, not as einops
+    "zeros_like": "zeros_like.default", "ones_like": "ones_like.default",
+    "full_like": "full_like.default", "randn_like": "randn_like.default",
+    "rand_like": "rand_like.default",
 }
 TENSOR_ARGUMENTS = {"input", "self", "tensor", "tensors", "other", "condition", "mask"}
 NO_TORCH_COUNTERPART = {"pad_to_match": "netdsl's own helper, written into the generated file"}

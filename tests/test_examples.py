@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 from conftest import EXAMPLES, example_files
-from torch import nn
 from test_v2_examples import V2_EXAMPLES
+from torch import nn
 from torch_models import REFERENCES
 
 import netdsl

@@ -80,9 +80,11 @@ def test_indentation_rules_indent_after_headers_only() -> None:
     headers = 0
     for path in EXAMPLES.glob("*.net"):
         lines = path.read_text(encoding="utf-8").splitlines()
-        for line, following in zip(lines, lines[1:] + [""], strict=True):
-            # a line opens a suite exactly when the next line is indented deeper
-            opens = bool(following.strip()) and not following.lstrip().startswith(("->", "#")) \
+        for k, line in enumerate(lines):
+            # a line opens a suite exactly when the next line of code is indented deeper
+            following = next((text for text in lines[k + 1:]
+                              if text.strip() and not text.lstrip().startswith("#")), "")
+            opens = bool(following.strip()) and not following.lstrip().startswith("->") \
                 and len(following) - len(following.lstrip()) > len(line) - len(line.lstrip()) \
                 and not line.lstrip().startswith("#")
             if line.rstrip().endswith(",") or line.count("(") > line.count(")"):

@@ -35,8 +35,10 @@ CATEGORY_COLOURS: dict[str, str] = {
     "recurrent": "#e5d8bd", "attention": "#e5d8bd", "reshape": "#f2f2f2",
     "padding": "#f2f2f2", "merge": "#f2f2f2", "split": "#f2f2f2", "reduce": "#f2f2f2",
     "elementwise": "#fed9a6",  # maths and masks, coloured as the activations they resemble
+    "create": "#f2f2f2",
 }
 OTHER_COLOUR = "#f2f2f2"  # an nn class outside the catalogue
+PARAMETER_COLOUR = "#ffffcc"  # a learnable tensor, parameter(...)
 MERGES = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "matmul": "@", "cat": "cat",
           "stack": "stack", "eq": "==", "ne": "≠", "lt": "<", "le": "≤", "gt": ">", "ge": "≥"}
 
@@ -201,6 +203,14 @@ def emit_node(graph: Any, node: Node, name: str, count: int) -> None:
             "×".join(dim_str(d) for d in tt.shape) for tt in node.outputs)
         graph.node(name, label=label, shape="box", style="filled", fillcolor="#ffffff",
                    color="#333333", penwidth="1.2", peripheries="2")
+        return
+    if node.kind == "parameter":  # a learnable tensor of the module: no input, a shape
+        title = node.name or node.label
+        if node.scope and node.scope[-1].name and title.startswith(node.scope[-1].name + "."):
+            title = title[len(node.scope[-1].name) + 1:]
+        graph.node(name, label=html_label(title, f"Parameter {shape_label(node)}",
+                                          node.params), shape="box", style="filled",
+                   fillcolor=PARAMETER_COLOUR)
         return
     if node.kind == "op" and node.op in MERGES:
         graph.node(name, label=MERGES[node.op], shape="circle", style="filled",

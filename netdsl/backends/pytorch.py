@@ -161,6 +161,11 @@ def init_statements(out: Writer, stmts: list[ir.InitStmt]) -> None:
             out.writeline(f"self.{stmt.attr} = {ctor}", stmt.pos)
         elif isinstance(stmt, ir.Flag):
             out.writeline(f"self.{stmt.attr} = {stmt.value}")
+        elif isinstance(stmt, ir.Parameter):
+            out.writeline(f"self.{stmt.attr} = nn.Parameter({expr(stmt.value)})", stmt.pos)
+        elif isinstance(stmt, ir.Buffer):
+            out.writeline(f'self.register_buffer("{stmt.attr}", {expr(stmt.value)}, '
+                          f"persistent=False)", stmt.pos)
         elif isinstance(stmt, ir.Fail):
             out.writeline(f"raise ValueError({stmt.message!r})")
         else:
@@ -250,6 +255,8 @@ def expr(e: ir.Expr, parent: int = 0) -> str:
         return f"{e.func}({_arguments(e.args, e.kwargs)})"
     if isinstance(e, ir.CallMethod):
         return f"{expr(e.obj, PRECEDENCE['atom'])}.{e.method}({_arguments(e.args, e.kwargs)})"
+    if isinstance(e, ir.Attribute):
+        return f"{expr(e.value, PRECEDENCE['atom'])}.{e.attr}"
     if isinstance(e, ir.ListOf):
         return f"[{', '.join(expr(i) for i in e.items)}]"
     if isinstance(e, ir.TupleOf):

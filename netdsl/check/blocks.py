@@ -81,7 +81,8 @@ class Blocks:
     def share_block(self: Checker, bv: BlockValue, made: list[Node], site: Any) -> None:
         """A block bound to a name is one module, however often it is applied: its layers
         are counted at the first application; later ones must fit the same weights."""
-        layers = [node for node in made if node.kind in ("layer", "op") and node.params]
+        layers = [node for node in made
+                  if node.kind in ("layer", "op", "parameter") and node.params]
         if bv.instance is None:
             bv.instance = layers
             return

@@ -41,11 +41,12 @@ from .pipelines import Pipelines
 from .pitfalls import Pitfalls
 from .provenance import Provenance
 from .scope import Frame, NetworkResult, flat_tensors, is_int
+from .sources import Sources
 from .tensors import Tensors
 
 
 class Checker(Evaluation, Pipelines, Binding, Layers, Blocks, Tensors, Provenance, Pitfalls,
-              Diagnostics, Naming):
+              Diagnostics, Naming, Sources):
     def __init__(self, definitions: dict[str, n.Definition], sources: dict[str, str]) -> None:
         self.definitions = definitions
         self.sources = sources
@@ -120,7 +121,7 @@ class Checker(Evaluation, Pipelines, Binding, Layers, Blocks, Tensors, Provenanc
             out = self.new_node("output", "output", None, "output", "", d.pos, tensors, frame)
             out.outputs = outputs
         nodes = self.nodes
-        params = sum(node.params for node in nodes if node.kind in ("layer", "op"))
+        params = sum(node.params for node in nodes if node.kind in ("layer", "op", "parameter"))
         return NetworkResult(d, frame, inputs, outputs, nodes, params)
 
     def network_frame(self, frame: Frame, d: n.Definition,

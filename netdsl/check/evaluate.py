@@ -24,6 +24,7 @@ from ..dims import (
 )
 from ..errors import Pos, SourceError
 from ..parser import NOT_IN_NETDSL
+from ..sources import SOURCES
 from ..values import (
     POISON,
     BlockFactory,
@@ -631,6 +632,10 @@ class Evaluation:
         if isinstance(e.func, n.Name) and e.func.id in COMPILE_TIME_FUNCTIONS and (
                 e.func.id not in frame.env):
             return self.compile_time_call(e, frame)
+        func_name = e.func.id if isinstance(e.func, n.Name) else None
+        if func_name in SOURCES and func_name not in frame.env and \
+                func_name not in self.definitions:  # parameter(...), ones(n, n) ...
+            return self.eval_source(e, func_name, frame)
         if isinstance(e.func, n.Attribute):  # F.relu(h): the fix needs the call's arguments
             func = self.eval_Attribute(e.func, frame, e)
         else:

@@ -124,6 +124,7 @@ class Naming:
         for stmt in walk_statements(d.body):
             if isinstance(stmt, n.Assign) and isinstance(stmt.target, n.Name):
                 taken.add(stmt.target.id)
+        self.name_parameters(d, names)
         for site, _, alias in sites:
             if alias:
                 if alias in MODULE_ATTRIBUTES:
@@ -137,7 +138,7 @@ class Naming:
                 names[id(site)] = alias
                 taken.add(alias)
         for site, base, alias in sites:
-            if alias:
+            if alias or id(site) in names:
                 continue
             joiner = "_" if base[-1].isdigit() else ""
             while True:
@@ -161,4 +162,27 @@ class Naming:
             return LAYERS[name].prefix or name
         if name in self.definitions:
             return snake(name)
+        if name == "parameter":  # a parameter bound to no name: param1, param2 ...
+            return "param"
         return None
+
+    def name_parameters(self: Checker, d: n.Definition, names: dict[int, str]) -> None:
+        """A parameter bound to a name is the module's attribute of that name
+        (`cls = parameter(1, 1, D)` is `self.cls`)."""
+        for stmt in walk_statements(d.body):
+            if not isinstance(stmt, n.Assign):
+                continue
+            value = stmt.value
+            if not (isinstance(value, n.Call) and isinstance(value.func, n.Name) and
+                    value.func.id == "parameter" and isinstance(stmt.target, n.Name)):
+                continue
+            name = stmt.target.id
+            if name in MODULE_ATTRIBUTES:
+                raise SourceError(f"{name!r} would replace nn.Module's own attribute {name!r} "
+                                  f"in the generated module", stmt.target.pos,
+                                  fix=f"choose another name, e.g. {name}_param")
+            if name in names.values():
+                raise SourceError(f"{name!r} is bound to two parameters; each is the module's "
+                                  f"attribute of its name", stmt.target.pos,
+                                  fix=f"choose another name, e.g. {name}2")
+            names[id(value)] = name

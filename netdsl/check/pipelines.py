@@ -10,6 +10,7 @@ from ..catalogue import (
     LAYERS,
 )
 from ..errors import SourceError
+from ..sources import SOURCES
 from ..values import (
     POISON,
     BlockFactory,
@@ -69,6 +70,10 @@ class Pipelines:
                               f"nn.Name", stage.pos)
         else:
             name = callee[0]
+            if name in SOURCES and name not in frame.env and name not in self.definitions:
+                raise SourceError(f"{name}(...) makes a tensor from sizes, not from an input, "
+                                  f"so it is not a stage: combine it with operators, as in "
+                                  f"x + {name}(...)", stage.pos)
             if name not in frame.env and name not in LAYERS and name not in self.definitions:
                 options = [k for k, v in frame.env.items() if frame.kinds.get(k) == "layer"]
                 options += list(LAYERS) + [k for k, d in self.definitions.items()

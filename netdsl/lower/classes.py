@@ -12,6 +12,7 @@ from ..render import py_literal
 from .forward import Forward
 from .loops import Loops
 from .sizes import SizeParam, Sizes, rebound_names
+from .sources import SourceLowering
 from .statements import Statements
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ RESERVED = frozenset({"self", "torch", "nn", "F", "super", "pad_to_match1d", "pa
                       "pad_to_match3d"})
 
 
-class ClassLowering(Statements, Loops, Forward, Sizes):
+class ClassLowering(Statements, Loops, Forward, Sizes, SourceLowering):
     def __init__(self, owner: Lowering, d: n.Definition, frames: list[Frame]) -> None:
         from ..backends.writer import Namespace
 
@@ -61,6 +62,10 @@ class ClassLowering(Statements, Loops, Forward, Sizes):
         self.loop_vars: dict[int, str] = {}
         self.unrolled: dict[str, tuple[Any, list[ir.Ctor]]] = {}
         self.loop_index_name: str | None = None
+        self.in_init = False  # see SourceLowering
+        self.tensor_attrs: dict[str, str] = {}
+        self.inline_constants: dict[str, n.Expr] = {}
+        self.late_init: list[ir.InitStmt] = []  # buffers that forward first reads in a branch
 
     def build(self) -> ir.ClassDef:
         self.body(self.d.body, self.frames, top=True)
@@ -69,6 +74,7 @@ class ClassLowering(Statements, Loops, Forward, Sizes):
             init.append(ir.Local(self.hyper_names[name], py_literal(value)))
         init.extend(self.defaults())
         init.extend(self.init)
+        init.extend(self.late_init)
         for name, attr in self.stored.items():
             init.append(ir.Flag(attr, self.init_ns.name(name)))
         forward: list[ir.ForwardStmt] = []

@@ -48,6 +48,9 @@ class Forward:
         return False
 
     def fexpr(self: ClassLowering, e: n.Expr, frame: Frame, multi: bool = False) -> ir.Expr:
+        source = self.source_fexpr(e, frame)  # parameters, created tensors, constants
+        if source is not None:
+            return source
         if isinstance(e, n.Name):
             kind = frame.kinds.get(e.id)
             if e.id in self.loop_consts and kind != "tensor":  # a written-out loop's variable

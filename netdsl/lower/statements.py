@@ -80,9 +80,10 @@ class Statements:
                 self.body(bodies[i], groups[i])
             parts.append((i, self.init, self.fwd))
         self.init, self.fwd = saved_init, saved_fwd
-        # a submodule built on one path is None on the others (torchvision's way), so that
-        # every attribute exists whatever the constructor's arguments
-        built = [[s.attr for s in stmts if isinstance(s, ir.Submodule)] for _, stmts, _ in parts]
+        # a submodule, parameter or buffer built on one path is None on the others
+        # (torchvision's way), so that every attribute exists whatever the arguments
+        owned = (ir.Submodule, ir.Parameter, ir.Buffer)
+        built = [[s.attr for s in stmts if isinstance(s, owned)] for _, stmts, _ in parts]
         every = list(dict.fromkeys(attr for attrs in built for attr in attrs))
         init_branches: list[tuple[ir.Code, list[ir.InitStmt]]] = []
         orelse_init: list[ir.InitStmt] = []
@@ -143,6 +144,8 @@ class Statements:
                 except Unsupported:
                     code = py_literal(frame.env.get(target.id))
                 self.init.append(ir.Local(self.init_ns.name(target.id), code, stmt.pos))
+                return
+            if self.assign_source(stmt, frame):  # a parameter or a constant: in __init__
                 return
             var = self.fwd_ns.name(target.id)
             self.emit_value(value, frame, var, stmt.pos)
