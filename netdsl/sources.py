@@ -123,8 +123,10 @@ def constant(node: Node) -> bool:
             if pending:
                 stack.extend(pending)
                 continue
+            # a slice whose bounds are run-time sizes (`mask[:T, :T]`) is computed in forward
             item.meta["constant"] = all(t.producer is not None and t.producer.meta["constant"]
-                                        for t in item.inputs)
+                                        for t in item.inputs) and not any(
+                isinstance(d, Sym) for tt in item.outputs for d in tt.shape)
         stack.pop()
     return bool(node.meta["constant"])
 

@@ -169,6 +169,11 @@ def wrap(prefix: str, text: str) -> list[str]:
         return [line]
     head, inner, closer = split
     inner_prefix = prefix + "    "
+    before = head[:-1].rstrip()
+    grouping = closer == ")" and not (before and (before[-1].isalnum() or before[-1] in "_)]"))
+    if grouping:  # `... + (window - 1)`: parentheses around an expression, where a trailing
+        # comma would make a tuple
+        return [prefix + head, *wrap(inner_prefix, inner), prefix + closer]
     if len(inner_prefix + inner) <= LINE_LENGTH and not inner.endswith(","):
         return [prefix + head, inner_prefix + inner, prefix + closer]
     parts = split_args(inner)
