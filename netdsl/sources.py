@@ -111,9 +111,10 @@ def constant(node: Node) -> bool:
         if "constant" in item.meta:
             stack.pop()
             continue
-        if item.meta.get("created"):
-            item.meta["constant"] = not any(
-                isinstance(d, Sym) for tt in item.outputs for d in tt.shape)
+        if run_time_sizes(item):  # a size read from an input: `mask[:T, :T]`, `arange(T)`
+            item.meta["constant"] = False
+        elif item.meta.get("created"):
+            item.meta["constant"] = True
         elif item.kind != "op" or item.op in RANDOM_LIKE or not item.inputs or any(
                 t.producer is None or t.producer.scope != item.scope for t in item.inputs):
             item.meta["constant"] = False
@@ -129,6 +130,15 @@ def constant(node: Node) -> bool:
                 isinstance(d, Sym) for tt in item.outputs for d in tt.shape)
         stack.pop()
     return bool(node.meta["constant"])
+
+
+def run_time_sizes(node: Node) -> bool:
+    """Whether a node's shape or arguments hold a size known only at run time."""
+    args = node.meta.get("args") or {}
+    values = [d for tt in node.outputs for d in tt.shape] + [
+        item for value in args.values()
+        for item in (value if isinstance(value, tuple) else (value,))]
+    return any(isinstance(v, Sym) for v in values)
 
 
 def buffers(nodes: list[Node]) -> list[Node]:

@@ -217,3 +217,4 @@ def test_the_built_module_makes_what_check_says(call: str, known: bool) -> None:
     assert DTYPES[tt.dtype] == made.dtype
     assert tuple(made.shape) == tuple(tt.shape)
     assert len(list(model.buffers())) == known
+
