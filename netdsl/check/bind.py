@@ -52,6 +52,23 @@ def _is_tensors(value: Any) -> bool:
         isinstance(value, tuple) and any(isinstance(v, Tensor) for v in value))
 
 
+_FLAGS: dict[int, tuple[LayerSpec, tuple[str, ...]]] = {}  # id(spec) -> its flags' names
+
+
+_BARE_ARGS: dict[int, tuple[LayerSpec, dict[str, Any]]] = {}  # see Binding.bare_args
+
+
+def _flags(spec: LayerSpec) -> tuple[str, ...]:
+    """The arguments of a catalogue entry whose default is true or false, found once per
+    entry (the entry is kept beside its id, so that a new entry at a reused id is not
+    taken for the old one)."""
+    cached = _FLAGS.get(id(spec))
+    if cached is None or cached[0] is not spec:
+        cached = _FLAGS[id(spec)] = (spec, tuple(p.name for p in spec.signature
+                                                 if isinstance(p.default, bool)))
+    return cached[1]
+
+
 def _could_be(value: Any, default: Any) -> bool:
     """Whether a positional value can be the argument whose default is `default`: a flag
     takes a bool, a count an int (or a tuple of them), a rate a number, a mode a string."""
@@ -112,9 +129,12 @@ class Binding:
             spec = factory.spec
             if spec.inferred:
                 self.check_pytorch_order(spec, values, kw_values, pos, inputs)
-            bound, given = self.bind_args(spec.signature, spec.inferred, values, kw_values,
-                                          spec.name, pos)
-            self.check_flags(spec, bound, given, values, kw_values)
+            if values or kw_values:
+                bound, given = self.bind_args(spec.signature, spec.inferred, values, kw_values,
+                                              spec.name, pos)
+                self.check_flags(spec, bound, given, values, kw_values)
+            else:  # `-> relu`, `-> batchnorm`: the entry's defaults, bound once per entry
+                bound, given = self.bare_args(spec, pos), NOTHING_GIVEN
             lv = LayerValue(spec, bound, given, label, pos, site)
             if args or kwargs:
                 lv.arg_refs, lv.flag_refs = self.argument_refs(values, kw_values, frame)
@@ -163,6 +183,16 @@ class Binding:
             bv.hyper_deps = {name: self.value_refs(e, frame) | frame.control
                              for name, e in zip(names, written, strict=True)}
         return bv
+
+    def bare_args(self: Checker, spec: LayerSpec, pos: Pos) -> dict[str, Any]:
+        """The arguments of a layer written without any: its defaults, the same for every
+        use of the entry, so bound once and shared (arguments are never written once
+        bound). An entry that needs an argument raises here at each use, as bind_args does."""
+        cached = _BARE_ARGS.get(id(spec))
+        if cached is None or cached[0] is not spec:
+            bound, _ = self.bind_args(spec.signature, spec.inferred, [], [], spec.name, pos)
+            cached = _BARE_ARGS[id(spec)] = (spec, bound)
+        return cached[1]
 
     def argument_refs(self: Checker, values: list[tuple[Any, n.Expr]],
                       kw_values: list[tuple[str, Any, n.Keyword]],
@@ -308,6 +338,9 @@ class Binding:
         """A count or size that is not an integer (`conv(16 / 4, 1)`: 4.0) is an error for
         every layer alike; the fix writes each `/` of that argument as `//`."""
         assert factory.spec is not None
+        if not any(isinstance(v, (float, tuple)) for v, _ in values) and not any(
+                isinstance(v, (float, tuple)) for _, v, _ in kw_values):
+            return  # no value that could hold a fraction (what s.first_float looks for)
         sig = factory.spec.signature if isinstance(factory, LayerFactory) else (
             factory.spec.torch_signature)
         plain = [p for p in sig if not p.star]
@@ -337,6 +370,9 @@ class Binding:
                     kw_values: list[tuple[str, Any, n.Keyword]]) -> None:
         """A flag (an argument whose default is true or false) takes true or false:
         `relu(inplace=1.5)` would otherwise be passed on to PyTorch, which reads it as true."""
+        if not given or all(bound[name].__class__ is bool for name in _flags(spec)
+                            if name in given):
+            return  # the common case, decided without building the positions below
         where = {name: k.value.pos for name, _, k in kw_values}
         where.update((p.name, e.pos) for p, (_, e) in zip(spec.signature, values, strict=False))
         for p in spec.signature:
