@@ -20,6 +20,7 @@ from ..catalogue import (
 )
 from ..dims import (
     Ref,
+    SInt,
 )
 from ..errors import Pos, SourceError
 from ..values import (
@@ -52,10 +53,21 @@ def _is_tensors(value: Any) -> bool:
         isinstance(value, tuple) and any(isinstance(v, Tensor) for v in value))
 
 
+_PLAIN = frozenset({int, SInt, bool, float, str, type(None)})  # argument values that are atoms
+
 _FLAGS: dict[int, tuple[LayerSpec, tuple[str, ...]]] = {}  # id(spec) -> its flags' names
 
 
 _BARE_ARGS: dict[int, tuple[LayerSpec, dict[str, Any]]] = {}  # see Binding.bare_args
+_REQUIRED: dict[int, tuple[LayerSpec, int]] = {}  # id(spec) -> how many arguments it needs
+
+
+def _required_count(spec: LayerSpec) -> int:
+    cached = _REQUIRED.get(id(spec))
+    if cached is None or cached[0] is not spec:
+        cached = _REQUIRED[id(spec)] = (spec, sum(1 for p in spec.signature
+                                                  if p.default is REQUIRED and not p.star))
+    return cached[1]
 
 
 def _flags(spec: LayerSpec) -> tuple[str, ...]:
@@ -110,6 +122,8 @@ class Binding:
         values = [(self.eval(a, frame), a) for a in args]
         kw_values = [(k.name, self.eval(k.value, frame), k) for k in kwargs]
         for value, expr in values + [(v, k.value) for _, v, k in kw_values]:
+            if value.__class__ in _PLAIN:  # a number, flag or string: none of the cases below
+                continue
             if isinstance(value, Poison):
                 return POISON
             if _is_tensors(value):
@@ -218,9 +232,9 @@ class Binding:
         silently mean something else (eps=16; a kernel of 32). The fix keeps every argument
         the user wrote: the inferred sizes are dropped when they are PyTorch's (they equal
         the input's), and the arguments after the required ones get their names."""
-        required = [p.name for p in spec.signature if p.default is REQUIRED and not p.star]
-        if len(values) <= len(required):
+        if len(values) <= _required_count(spec):
             return
+        required = [p.name for p in spec.signature if p.default is REQUIRED and not p.star]
         extra = values[len(required)][1]
         inferred = ", ".join(spec.inferred)
         if required:
@@ -284,14 +298,17 @@ class Binding:
                   defaults: bool = True) -> tuple[dict[str, Any], AbstractSet[str]]:
         bound: dict[str, Any] = {}
         given: set[str] = set()
-        star = next((p for p in sig if p.star), None) if values else None
+        star: Param | None = None
         i = 0
         for value, expr in values:
             if i < len(sig) and not sig[i].star:
                 bound[sig[i].name] = value
                 given.add(sig[i].name)
                 i += 1
-            elif star is not None:
+                continue
+            if star is None:  # looked up only when a value goes past the plain parameters
+                star = next((p for p in sig if p.star), None)
+            if star is not None:
                 bound.setdefault(star.name, ())
                 bound[star.name] = bound[star.name] + (value,)
                 given.add(star.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ from ..catalogue import (
     MODULE_ATTRIBUTES,
 )
 from ..dims import (
+    ARITHMETIC,
     NO_REFS,
     Ref,
     SInt,
@@ -69,6 +71,9 @@ def _mentions_names(e: n.Expr) -> bool:
 
 
 MAX_INT = 1 << 62
+
+_COMPARISONS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+                ">": operator.gt, ">=": operator.ge}  # built once, not at each comparison
 
 
 class Evaluation:
@@ -368,9 +373,7 @@ class Evaluation:
                                       "cannot be compared", e.pos)
             else:
                 try:
-                    ok = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b,
-                          "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
-                          ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}[op](left, right)
+                    ok = _COMPARISONS[op](left, right)
                 except TypeError:
                     raise SourceError(f"cannot compare {describe(left)} with {describe(right)}",
                                       e.pos) from None
@@ -417,8 +420,7 @@ class Evaluation:
             if isinstance(left, Sym) or isinstance(right, Sym):
                 raise SourceError("'/' gives a fraction; use '//' for dimensions", e.pos)
             return left / right
-        result = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
-                  "//": lambda a, b: a // b, "%": lambda a, b: a % b}[op](left, right)
+        result = ARITHMETIC[op](left, right)
         if isinstance(result, int) and abs(result) > MAX_INT:
             raise SourceError("integer too large", e.pos)
         if isinstance(result, float) and not math.isfinite(result):
