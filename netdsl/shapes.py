@@ -163,6 +163,16 @@ def window_out(size: Dim, k: int, s: int, p: int, d: int, ceil: bool, axis_name:
                layer: str, axis: int = -1) -> Dim:
     """PyTorch's sliding-window size: floor((H + 2p - d(k-1) - 1) / s) + 1, or with ceil_mode
     ceil(...) + 1 less a last window that would start in the padding."""
+    if size.__class__ is SInt and not ceil:  # inside a block: the value from plain ints
+        # (k, s, p and d passed ntuple, so they are ints; SInt arithmetic would build
+        # expressions only to drop them), the expression as below
+        span_value = int(d) * (int(k) - 1) + 1
+        out_value = (int(size) + 2 * int(p) - span_value) // int(s) + 1
+        if out_value >= 1:
+            span = d * (k - 1) + 1
+            expr = make_op("+", make_op("//", make_op("+", size.expr, 2 * p - span), s), 1)
+            if expr.__class__ is not int:
+                return SInt(out_value, expr)
     span = d * (k - 1) + 1
     if isinstance(size, Sym):
         return (size + 2 * p - span) // s + 1

@@ -69,7 +69,8 @@ class Node:
     op: str  # 'conv', 'add', 'cat', the block's name, 'nn.Bilinear'
     name: str | None  # qualified module name ('conv1', 'up1.conv2'), None for functions
     label: str  # as the source wrote it: 'conv(32, 5, padding=2)'
-    torch_source: Any  # the PyTorch call as text, or what renders it when first asked
+    torch_source: Any  # the PyTorch call as text, or what renders it when first asked (a
+    # catalogue entry: rendered from meta["cls"] and meta["args"])
     pos: Pos | None
     inputs: list[Tensor]
     outputs: list[TT]
@@ -82,6 +83,14 @@ class Node:
         """'nn.Conv2d(3, 32, 5, padding=2)' or 'torch.cat(dim=1)', rendered when first asked
         (a check that prints nothing never pays for it)."""
         if not isinstance(self.torch_source, str):
+            if isinstance(self.torch_source, LayerSpec):  # a catalogue layer, from its meta:
+                # no tuple of its own to keep alive (one object fewer per layer for the
+                # collector to walk)
+                from .render import torch_text
+
+                self.torch_source = torch_text(self.torch_source, self.meta["cls"],
+                                               self.meta["args"])
+                return self.torch_source
             render, *args = self.torch_source
             self.torch_source = render(*args)
         return self.torch_source  # type: ignore[no-any-return]

@@ -20,6 +20,7 @@ from ..catalogue import (
 )
 from ..dims import (
     Ref,
+    SInt,
 )
 from ..errors import Pos, SourceError
 from ..values import (
@@ -50,6 +51,34 @@ TORCH_CLASS_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
 def _is_tensors(value: Any) -> bool:
     return isinstance(primary(value), Tensor) or (
         isinstance(value, tuple) and any(isinstance(v, Tensor) for v in value))
+
+
+_PLAIN = frozenset({int, SInt, bool, float, str, type(None)})  # argument values that are atoms
+
+_FLAGS: dict[int, tuple[LayerSpec, tuple[str, ...]]] = {}  # id(spec) -> its flags' names
+
+
+_BARE_ARGS: dict[int, tuple[LayerSpec, dict[str, Any]]] = {}  # see Binding.bare_args
+_REQUIRED: dict[int, tuple[LayerSpec, int]] = {}  # id(spec) -> how many arguments it needs
+
+
+def _required_count(spec: LayerSpec) -> int:
+    cached = _REQUIRED.get(id(spec))
+    if cached is None or cached[0] is not spec:
+        cached = _REQUIRED[id(spec)] = (spec, sum(1 for p in spec.signature
+                                                  if p.default is REQUIRED and not p.star))
+    return cached[1]
+
+
+def _flags(spec: LayerSpec) -> tuple[str, ...]:
+    """The arguments of a catalogue entry whose default is true or false, found once per
+    entry (the entry is kept beside its id, so that a new entry at a reused id is not
+    taken for the old one)."""
+    cached = _FLAGS.get(id(spec))
+    if cached is None or cached[0] is not spec:
+        cached = _FLAGS[id(spec)] = (spec, tuple(p.name for p in spec.signature
+                                                 if isinstance(p.default, bool)))
+    return cached[1]
 
 
 def _could_be(value: Any, default: Any) -> bool:
@@ -93,6 +122,8 @@ class Binding:
         values = [(self.eval(a, frame), a) for a in args]
         kw_values = [(k.name, self.eval(k.value, frame), k) for k in kwargs]
         for value, expr in values + [(v, k.value) for _, v, k in kw_values]:
+            if value.__class__ in _PLAIN:  # a number, flag or string: none of the cases below
+                continue
             if isinstance(value, Poison):
                 return POISON
             if _is_tensors(value):
@@ -112,9 +143,12 @@ class Binding:
             spec = factory.spec
             if spec.inferred:
                 self.check_pytorch_order(spec, values, kw_values, pos, inputs)
-            bound, given = self.bind_args(spec.signature, spec.inferred, values, kw_values,
-                                          spec.name, pos)
-            self.check_flags(spec, bound, given, values, kw_values)
+            if values or kw_values:
+                bound, given = self.bind_args(spec.signature, spec.inferred, values, kw_values,
+                                              spec.name, pos)
+                self.check_flags(spec, bound, given, values, kw_values)
+            else:  # `-> relu`, `-> batchnorm`: the entry's defaults, bound once per entry
+                bound, given = self.bare_args(spec, pos), NOTHING_GIVEN
             lv = LayerValue(spec, bound, given, label, pos, site)
             if args or kwargs:
                 lv.arg_refs, lv.flag_refs = self.argument_refs(values, kw_values, frame)
@@ -164,6 +198,16 @@ class Binding:
                              for name, e in zip(names, written, strict=True)}
         return bv
 
+    def bare_args(self: Checker, spec: LayerSpec, pos: Pos) -> dict[str, Any]:
+        """The arguments of a layer written without any: its defaults, the same for every
+        use of the entry, so bound once and shared (arguments are never written once
+        bound). An entry that needs an argument raises here at each use, as bind_args does."""
+        cached = _BARE_ARGS.get(id(spec))
+        if cached is None or cached[0] is not spec:
+            bound, _ = self.bind_args(spec.signature, spec.inferred, [], [], spec.name, pos)
+            cached = _BARE_ARGS[id(spec)] = (spec, bound)
+        return cached[1]
+
     def argument_refs(self: Checker, values: list[tuple[Any, n.Expr]],
                       kw_values: list[tuple[str, Any, n.Keyword]],
                       frame: Frame) -> tuple[frozenset[Ref], frozenset[Ref]]:
@@ -188,9 +232,9 @@ class Binding:
         silently mean something else (eps=16; a kernel of 32). The fix keeps every argument
         the user wrote: the inferred sizes are dropped when they are PyTorch's (they equal
         the input's), and the arguments after the required ones get their names."""
-        required = [p.name for p in spec.signature if p.default is REQUIRED and not p.star]
-        if len(values) <= len(required):
+        if len(values) <= _required_count(spec):
             return
+        required = [p.name for p in spec.signature if p.default is REQUIRED and not p.star]
         extra = values[len(required)][1]
         inferred = ", ".join(spec.inferred)
         if required:
@@ -254,7 +298,7 @@ class Binding:
                   defaults: bool = True) -> tuple[dict[str, Any], AbstractSet[str]]:
         bound: dict[str, Any] = {}
         given: set[str] = set()
-        star = next((p for p in sig if p.star and not p.var_keyword), None) if values else None
+        star: Param | None = None
         var_keyword = next((p for p in sig if p.var_keyword), None) if kw_values else None
         i = 0
         for value, expr in values:
@@ -262,7 +306,10 @@ class Binding:
                 bound[sig[i].name] = value
                 given.add(sig[i].name)
                 i += 1
-            elif star is not None:
+                continue
+            if star is None:  # looked up only when a value goes past the plain parameters
+                star = next((p for p in sig if p.star and not p.var_keyword), None)
+            if star is not None:
                 bound.setdefault(star.name, ())
                 bound[star.name] = bound[star.name] + (value,)
                 given.add(star.name)
@@ -316,6 +363,9 @@ class Binding:
         """A count or size that is not an integer (`conv(16 / 4, 1)`: 4.0) is an error for
         every layer alike; the fix writes each `/` of that argument as `//`."""
         assert factory.spec is not None
+        if not any(isinstance(v, (float, tuple)) for v, _ in values) and not any(
+                isinstance(v, (float, tuple)) for _, v, _ in kw_values):
+            return  # no value that could hold a fraction (what s.first_float looks for)
         sig = factory.spec.signature if isinstance(factory, LayerFactory) else (
             factory.spec.torch_signature)
         plain = [p for p in sig if not p.star]
@@ -345,6 +395,9 @@ class Binding:
                     kw_values: list[tuple[str, Any, n.Keyword]]) -> None:
         """A flag (an argument whose default is true or false) takes true or false:
         `relu(inplace=1.5)` would otherwise be passed on to PyTorch, which reads it as true."""
+        if not given or all(bound[name].__class__ is bool for name in _flags(spec)
+                            if name in given):
+            return  # the common case, decided without building the positions below
         where = {name: k.value.pos for name, _, k in kw_values}
         where.update((p.name, e.pos) for p, (_, e) in zip(spec.signature, values, strict=False))
         for p in spec.signature:

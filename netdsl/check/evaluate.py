@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from ..catalogue import (
     MODULE_ATTRIBUTES,
 )
 from ..dims import (
+    ARITHMETIC,
     NO_REFS,
     Opaque,
     Ref,
@@ -118,6 +120,9 @@ def opaque(value: int, operands: Sequence[Any]) -> Any:
             deps.update(v.pinned)
             deps.update(v.branch)
     return SInt(value, Opaque(frozenset(deps))) if deps else value
+
+_COMPARISONS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+                ">": operator.gt, ">=": operator.ge}  # built once, not at each comparison
 
 
 class Evaluation:
@@ -526,9 +531,7 @@ class Evaluation:
                                       "cannot be compared", e.pos)
             else:
                 try:
-                    ok = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b,
-                          "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
-                          ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}[op](left, right)
+                    ok = _COMPARISONS[op](left, right)
                 except TypeError:
                     raise SourceError(f"cannot compare {describe(left)} with {describe(right)}",
                                       e.pos) from None
@@ -579,8 +582,7 @@ class Evaluation:
             return left / right
         if op == "**":
             return self.power(left, right, e)
-        result = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
-                  "//": lambda a, b: a // b, "%": lambda a, b: a % b}[op](left, right)
+        result = ARITHMETIC[op](left, right)
         if isinstance(result, int) and abs(result) > MAX_INT:
             raise SourceError("integer too large", e.pos)
         if isinstance(result, float) and not math.isfinite(result):

@@ -15,7 +15,7 @@ from ..dims import (
     dim_str,
 )
 from ..errors import SourceError
-from ..render import render_call, torch_text
+from ..render import render_call
 from ..values import (
     POISON,
     BlockFactory,
@@ -33,7 +33,7 @@ from ..values import (
     explain,
 )
 from .control import generalise_repetition, pin_fresh
-from .scope import Frame, SiteRecord, contains_poison, is_int, primary
+from .scope import NO_INFERRED, Frame, SiteRecord, contains_poison, is_int, primary
 
 if TYPE_CHECKING:
     from .checker import Checker
@@ -136,9 +136,12 @@ class Layers:
             fix = "pass several tensors as a tuple: (a, b) -> " + spec.name if (
                 spec.min_inputs > 1) else None
             raise SourceError(f"{spec.name} takes {want}, got {len(inputs)}", lv.pos, fix=fix)
-        args = {k: v for k, v in lv.args.items() if v is not REQUIRED}
-        for name in spec.inferred:
-            args.setdefault(name, None)
+        if spec.inferred or any(v is REQUIRED for v in lv.args.values()):
+            args = {k: v for k, v in lv.args.items() if v is not REQUIRED}
+            for name in spec.inferred:
+                args.setdefault(name, None)
+        else:  # the layer's own arguments as they are (never written: rules only read them)
+            args = lv.args
         # an optional input written `none` reaches the rule as None, and is no edge
         types = cast(list[s.TT], [t.tt if t is not None else None for t in inputs])
         given = [t for t in inputs if t is not None]
@@ -177,9 +180,12 @@ class Layers:
         is_module = spec.module
         attribute = self.attr_name(frame, site, lv, index) if is_module else None
         values = args  # built for this call and not kept by the rule, so completed in place
-        values.update(applied.inferred)
+        if applied.inferred:
+            if values is lv.args:  # ... unless it is the layer's own
+                values = dict(values)
+            values.update(applied.inferred)
         node = self.new_node("layer" if is_module else "op", spec.name, attribute, lv.label,
-                             (torch_text, spec, applied.cls, values), lv.pos, inputs, frame)
+                             spec, lv.pos, inputs, frame)  # rendered from meta when asked
         node.params = params
         for block in node.scope:  # each enclosing block use totals its layers
             block.meta["params"] += params
@@ -192,8 +198,8 @@ class Layers:
         if lv.arg_refs:
             applied.outputs = pin_fresh(applied.outputs, inputs, lv.arg_refs, lv.flag_refs)
         outputs = self.wrap_outputs(applied, inputs, node, lv)
-        frame.record(lv.site, SiteRecord("layer", lv, node, applied.inferred, applied.cls,
-                                index=index))
+        frame.record(lv.site, SiteRecord("layer", lv, node, applied.inferred or NO_INFERRED,
+                                         applied.cls, index=index))
         for message in applied.warnings:
             self.warn(message, lv.pos, frame)
         self.warn_pitfalls(lv, inputs, frame)

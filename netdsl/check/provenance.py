@@ -59,24 +59,31 @@ class Provenance:
             return source.whys  # the layer leaves every size alone (activations, norms)
         whys: list[Why | None] = []
         text = f"{lv.label} at {pos_text}"
+        if source is None:
+            return tuple(Why(value, text, kind="arg") for value in out.shape)
+        given = applied.parents
+        same_rank = source.tt.rank == out.rank  # an axis comes from the same axis by default
+        source_whys, source_shape = source.whys, source.shape
         for axis, value in enumerate(out.shape):
-            if applied.parents is not None:
-                parents = applied.parents.get(axis, None)
-                if parents is None:
-                    parents = [axis] if source is not None and source.tt.rank == out.rank else []
+            parents = given.get(axis, None) if given is not None else None
+            if parents is None:  # the default, without a list of its own
+                if not same_rank:
+                    whys.append(Why(value, text, kind="arg"))
+                    continue
+                parent = axis
+            elif len(parents) == 1:
+                parent = parents[0]
+            elif parents:
+                parent_whys = tuple(source_whys[a] if a < len(source_whys) else None
+                                    for a in parents)
+                whys.append(Why(value, f"{text} of {source.tt}", parent_whys, kind="flatten"))
+                continue
             else:
-                parents = [axis] if source is not None and source.tt.rank == out.rank else []
-            if source is None:
                 whys.append(Why(value, text, kind="arg"))
                 continue
-            parent_whys = [source.whys[a] if a < len(source.whys) else None for a in parents]
-            if len(parents) == 1 and source.shape[parents[0]] == value:
-                whys.append(parent_whys[0])
-            elif len(parents) > 1:
-                whys.append(Why(value, f"{text} of {source.tt}", tuple(parent_whys),
-                                kind="flatten"))
-            elif parents:
-                whys.append(Why(value, text, tuple(parent_whys), kind="layer"))
+            parent_why = source_whys[parent] if parent < len(source_whys) else None
+            if source_shape[parent] == value:
+                whys.append(parent_why)
             else:
-                whys.append(Why(value, text, kind="arg"))
+                whys.append(Why(value, text, (parent_why,), kind="layer"))
         return tuple(whys)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .. import nodes as n
@@ -33,6 +35,11 @@ if TYPE_CHECKING:
     pass
 
 
+# the sizes of a record that inferred none: one shared, read-only mapping (records are kept
+# until the program goes, and an empty dict for each would be one more object apiece)
+NO_INFERRED: Mapping[str, Any] = MappingProxyType({})
+
+
 @dataclass(eq=False, slots=True)
 class SiteRecord:
     """One evaluation of a layer or block site in a frame (what the backends read)."""
@@ -40,7 +47,7 @@ class SiteRecord:
     kind: str  # 'layer' or 'block'
     value: LayerValue | BlockValue
     node: Node
-    inferred: dict[str, Any] = field(default_factory=dict)  # sizes in the frame's scope
+    inferred: Mapping[str, Any] = field(default_factory=lambda: NO_INFERRED)  # in its scope
     cls: str = ""
     frame: Frame | None = None  # the block's own frame
     index: int = -1  # position in a `* n` repetition, -1 when not repeated
@@ -69,7 +76,12 @@ class Frame:
     hyper_deps: dict[str, frozenset[Ref]] = field(default_factory=dict)
     local_deps: dict[str, frozenset[Ref]] = field(default_factory=dict)
     control: frozenset[Ref] = NO_REFS  # the conditions of the `if` branches now running
-    sites: dict[int, list[SiteRecord]] = field(default_factory=dict)
+    # what each source site built, by id(site): two flat lists while checking (no list per
+    # site for the garbage collector to walk during a long check), grouped into `sites`
+    # when first asked for
+    site_ids: list[int] = field(default_factory=list)
+    site_records: list[SiteRecord] = field(default_factory=list)
+    _sites: dict[int, list[SiteRecord]] | None = None
     branches: dict[int, int] = field(default_factory=dict)  # id(If) -> taken branch
     loops: dict[int, int] = field(default_factory=dict)  # id(For) -> iterations run
     loop: tuple[int, ...] = ()  # the iterations of the `for` loops now running
@@ -84,10 +96,23 @@ class Frame:
     def caller(self) -> Frame | None:
         return self.caller_ref() if self.caller_ref is not None else None
 
+    @property
+    def sites(self) -> dict[int, list[SiteRecord]]:
+        """id(site) -> what that site built, in order (sites in order of their first record)."""
+        if self._sites is None:
+            grouped: dict[int, list[SiteRecord]] = {}
+            for key, rec in zip(self.site_ids, self.site_records, strict=True):
+                grouped.setdefault(key, []).append(rec)
+            self._sites = grouped
+        return self._sites
+
     def record(self, site: Any, rec: SiteRecord) -> None:
         if self.loop:
             rec.loop = self.loop
-        self.sites.setdefault(id(site), []).append(rec)
+        self.site_ids.append(id(site))
+        self.site_records.append(rec)
+        if self._sites is not None:
+            self._sites.setdefault(id(site), []).append(rec)
 
     def to_caller(self, value: Any) -> Any:
         """Rewrite a size of this frame's scope in the caller's terms. What the size held
