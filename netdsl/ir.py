@@ -154,7 +154,17 @@ class Buffer:
     pos: Pos | None = None
 
 
-InitStmt = Union[Default, Local, Submodule, Flag, Fail, InitIf, Parameter, Buffer]
+@dataclass(eq=False)
+class TensorLocal:
+    """`row = torch.arange(window).unsqueeze(1)`: a constant tensor __init__ computes for the
+    buffers after it (named as the source binds it, rather than written into each)."""
+
+    name: str
+    value: Expr
+    pos: Pos | None = None
+
+
+InitStmt = Union[Default, Local, Submodule, Flag, Fail, InitIf, Parameter, Buffer, TensorLocal]
 
 # ---------------------------------------------------------------- forward
 

@@ -134,8 +134,8 @@ def _relay(draw: st.DrawFn, text: str, with_comments: bool) -> str:
     with_comments, also blank lines and comments wherever the language allows them."""
     counter = iter(range(1, 10_000))
     comment = lambda: f"# c{next(counter)}"  # noqa: E731
-    token = re.compile(r'"(?:[^"\\\n]|\\.)*"|[\d.]+(?:[eE][+-]?\d+)?[\d_]*|\w+|->|//|==|!=|<=|>='
-                       r"|\.\.\.|\S")
+    token = re.compile(r'"(?:[^"\\\n]|\\.)*"|[\d.]+(?:[eE][+-]?\d+)?[\d_]*|\w+|->|\*\*|//|==|!='
+                       r"|<=|>=|\.\.\.|\S")
     out: list[str] = []
     for line in text.split("\n"):
         indent = line[: len(line) - len(line.lstrip(" "))]

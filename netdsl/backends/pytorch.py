@@ -163,6 +163,8 @@ def init_statements(out: Writer, stmts: list[ir.InitStmt]) -> None:
             out.writeline(f"self.{stmt.attr} = {stmt.value}")
         elif isinstance(stmt, ir.Parameter):
             out.writeline(f"self.{stmt.attr} = nn.Parameter({expr(stmt.value)})", stmt.pos)
+        elif isinstance(stmt, ir.TensorLocal):
+            out.writeline(f"{stmt.name} = {expr(stmt.value)}", stmt.pos)
         elif isinstance(stmt, ir.Buffer):
             out.writeline(f'self.register_buffer("{stmt.attr}", {expr(stmt.value)}, '
                           f"persistent=False)", stmt.pos)

@@ -140,23 +140,59 @@ def _outer_call(text: str) -> tuple[str, str, str] | None:
         elif ch == opener:
             depth -= 1
             if depth == 0:
-                if i == 0:
-                    return None
+                if i == 0 and closer == ")":
+                    return None  # a parenthesised expression or tuple as a whole
                 return text[: i + 1], text[i + 1: -1], closer
     return None
 
 
-def wrap(prefix: str, text: str) -> list[str]:
+# Binary operators by black's delimiter priority, the loosest first: a line inside brackets
+# that does not fit is split before every top-level operator of the loosest kind it has
+BINARY_OPERATORS = (
+    (" or ",), (" and ",),
+    (" not in ", " is not ", " in ", " is ", " == ", " != ", " <= ", " >= ", " < ", " > "),
+    (" | ",), (" ^ ",), (" & ",), (" << ", " >> "), (" + ", " - "),
+    (" // ", " * ", " / ", " % ", " @ "),
+)
+
+
+def _operator_split(text: str) -> list[str] | None:
+    """`a * 1 + b * 1` -> ['a * 1', '+ b * 1']: split before each top-level operator of the
+    loosest kind present (None when there is none)."""
+    top = set(_top_level(text))
+    for group in BINARY_OPERATORS:
+        cuts: list[int] = []
+        for i in sorted(top):
+            if any(text.startswith(op, i) and all(j in top for j in range(i, i + len(op)))
+                   for op in group) and (not cuts or i > cuts[-1] + 2):
+                cuts.append(i)
+        if cuts:
+            pieces, start = [], 0
+            for i in cuts:
+                pieces.append(text[start:i].strip())
+                start = i + 1
+            pieces.append(text[start:].strip())
+            return pieces
+    return None
+
+
+def wrap(prefix: str, text: str, nested: bool = False, reserve: int = 0) -> list[str]:
     """Lay out one statement as black would: on one line if it fits, else the outermost
-    trailing call's arguments on their own line, else one per line with a trailing comma."""
+    trailing call's arguments on their own line, else one per line with a trailing comma.
+    `nested`: the text is inside brackets, where a long expression is split before its
+    loosest operators first; `reserve`: characters that will follow the text on its last
+    line (a trailing comma)."""
     line = prefix + text
-    if len(line) <= LINE_LENGTH or "#" in text:
+    if len(line) + reserve <= LINE_LENGTH or "#" in text:
         return [line]
     for suffix in (",", ":"):
         if text.endswith(suffix):
-            lines = wrap(prefix, text[:-1])
+            lines = wrap(prefix, text[:-1], nested, reserve + len(suffix))
             lines[-1] += suffix
             return lines
+    pieces = _operator_split(text) if nested else None
+    if pieces is not None:
+        return [prefix + piece for piece in pieces]
     fluent = _fluent(text)
     if fluent is not None:  # x = (\n    x.unflatten(...)\n    .permute(...)\n)
         head, links = fluent
@@ -173,7 +209,7 @@ def wrap(prefix: str, text: str) -> list[str]:
     grouping = closer == ")" and not (before and (before[-1].isalnum() or before[-1] in "_)]"))
     if grouping:  # `... + (window - 1)`: parentheses around an expression, where a trailing
         # comma would make a tuple
-        return [prefix + head, *wrap(inner_prefix, inner), prefix + closer]
+        return [prefix + head, *wrap(inner_prefix, inner, nested=True), prefix + closer]
     if len(inner_prefix + inner) <= LINE_LENGTH and not inner.endswith(","):
         return [prefix + head, inner_prefix + inner, prefix + closer]
     parts = split_args(inner)
@@ -181,10 +217,10 @@ def wrap(prefix: str, text: str) -> list[str]:
     comprehension = _comprehension(inner) if len(parts) == 1 else None
     if comprehension is not None:  # no trailing comma in one; its `for` gets a line of its own
         for part in comprehension:
-            lines.extend(wrap(inner_prefix, part))
+            lines.extend(wrap(inner_prefix, part, nested=True))
     else:
         for part in parts:
-            lines.extend(wrap(inner_prefix, part + ","))
+            lines.extend(wrap(inner_prefix, part + ",", nested=True))
     lines.append(prefix + closer)
     return lines
 

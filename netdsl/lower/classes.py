@@ -65,13 +65,17 @@ class ClassLowering(Statements, Loops, Forward, Sizes, SourceLowering):
         self.in_init = False  # see SourceLowering
         self.tensor_attrs: dict[str, str] = {}
         self.inline_constants: dict[str, n.Expr] = {}
+        self.tensor_locals: dict[str, str] = {}
         self.late_init: list[ir.InitStmt] = []  # buffers that forward first reads in a branch
 
     def build(self) -> ir.ClassDef:
         self.body(self.d.body, self.frames, top=True)
         init: list[ir.InitStmt] = []
+        later = [*self.defaults(), *self.init, *self.late_init]
         for name, value in self.specialised.items():
-            init.append(ir.Local(self.hyper_names[name], py_literal(value)))
+            if name in self.stored or _mentions(later, self.hyper_names[name]):
+                # (a written-out loop's count may be named nowhere else)
+                init.append(ir.Local(self.hyper_names[name], py_literal(value)))
         init.extend(self.defaults())
         init.extend(self.init)
         init.extend(self.late_init)
@@ -169,3 +173,22 @@ def display_name(path: str) -> str:
 
     name = path.replace("\\", "/").rsplit("/", 1)[-1]
     return re.sub(r"[^A-Za-z0-9_.\-]", "_", name)[:80] or "source"
+
+
+def _mentions(stmts: list[Any], name: str) -> bool:
+    """Whether code in these IR statements (their strings, at any depth) names `name`."""
+    import dataclasses
+    import re
+
+    word = re.compile(rf"\b{re.escape(name)}\b")
+    stack: list[Any] = list(stmts)
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if word.search(item):
+                return True
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif dataclasses.is_dataclass(item):
+            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item))
+    return False

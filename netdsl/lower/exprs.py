@@ -63,7 +63,7 @@ def compile_time_code(name: str, args: list[str], operands: list[str], prec: int
     (the checker computes sqrt, ceil and floor this way too: netdsl/check/evaluate.py):
     `args` are the arguments' code, `operands` the same parenthesised as operands of `**`."""
     if name == "sqrt":
-        text, p = f"{operands[0]} ** 0.5", PRECEDENCE["**"]
+        text, p = power(operands[0], "0.5"), PRECEDENCE["**"]
         return f"({text})" if p < prec else text
     if name == "ceil":
         return f"int(-(-{operands[0]} // 1))"

@@ -216,8 +216,13 @@ class Loops:
     def flush_unrolled(self: ClassLowering) -> None:
         """The layers of a written-out loop, each site's as one ModuleList."""
         for attr, (pos, ctors) in self.unrolled.items():
-            self.init.append(ir.Submodule(attr, ir.Sequential(ctors, container="ModuleList"),
-                                          pos))
+            first = ctors[0]
+            if isinstance(first, ir.Call) and all(
+                    isinstance(c, ir.Call) and render_key(c) == render_key(first) for c in ctors):
+                listed: ir.Ctor = ir.Repeat(first, str(len(ctors)), None, container="ModuleList")
+            else:
+                listed = ir.Sequential(ctors, container="ModuleList")
+            self.init.append(ir.Submodule(attr, listed, pos))
         self.unrolled = {}
 
     def site_records(self: ClassLowering, frame: Frame, site: Any) -> list[Any]:

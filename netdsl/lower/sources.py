@@ -40,12 +40,22 @@ class SourceLowering:
     in_init: bool  # translating a buffer's value, which __init__ computes
     tensor_attrs: dict[str, str]  # a name bound to a parameter or buffer -> its attribute
     inline_constants: dict[str, n.Expr]  # a constant only other constants use -> its value
+    tensor_locals: dict[str, str]  # such a constant computed in __init__ -> its variable
 
     def source_fexpr(self: ClassLowering, e: n.Expr, frame: Frame) -> ir.Expr | None:
         """The translation of e when it involves a source or a constant, else None."""
         if isinstance(e, n.Name):
             attr = self.tensor_attrs.get(e.id)
             if attr is not None:
+                return ir.Const(f"self.{attr}")
+            local = self.tensor_locals.get(e.id)
+            if local is not None and self.in_init:  # a constant __init__ computed before
+                return ir.Var(local)
+            if local is not None:  # forward reads it after all: a buffer of it, registered
+                # at the end of __init__ (the local is bound at the top of the body)
+                attr = self.attr_ns.fresh(e.id)
+                self.late_init.append(ir.Buffer(attr, ir.Var(local), e.pos))
+                self.tensor_attrs[e.id] = attr
                 return ir.Const(f"self.{attr}")
             inline = self.inline_constants.get(e.id)
             if inline is not None and self.in_init:  # written into the buffer that uses it
@@ -93,8 +103,19 @@ class SourceLowering:
             attr: str | None = self.emit_parameter(value, frame)
         elif self.is_constant(value):
             if alias and not any(self.feeds_computation(value, f) for f in self.current_frames):
-                # only other constants use it: it is written into theirs (one buffer each)
-                self.inline_constants[name] = value
+                # only other constants use it: a tensor __init__ computes for them, named as
+                # the source names it (or, when __init__ cannot compute it, written into them)
+                saved, self.in_init = self.in_init, True
+                try:
+                    code = self.fexpr(value, frame)
+                except Unsupported:
+                    self.inline_constants[name] = value
+                    return True
+                finally:
+                    self.in_init = saved
+                local = self.init_ns.name(name)
+                self.init.append(ir.TensorLocal(local, code, stmt.pos))
+                self.tensor_locals[name] = local
                 return True
             attr = self.hoist_attr(value, frame, name)
         else:
