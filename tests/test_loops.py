@@ -322,3 +322,15 @@ def test_a_block_ending_in_a_multi_output_layer_passes_on_the_first() -> None:
               "    x -> Attend -> linear(3)\n")
     code = agrees_with_check(source)
     assert "x, _ = self.attend1(x)" in code
+
+
+def test_a_parameter_in_a_loop_is_refused_and_the_fix_works() -> None:
+    err = error_of("network Net(x: [B, 8]):\n    for i in range(2):\n"
+                   "        g = parameter(8, init=1.0)\n        x = x * g -> linear(8)\n    x\n")
+    assert "inside a `for` loop" in str(err) and ":3:13" in str(err)
+    fixed = ("block Scale(x: [B, D]):\n    g = parameter(D, init=1.0)\n    x * g\n\n"
+             "network Net(depth=2)(x: [B, 8]):\n    for i in range(depth):\n"
+             "        x = x -> Scale -> linear(8)\n    x\n")
+    net = netdsl.check_source(fixed).network("Net")
+    assert net.params == 2 * (8 + 72)
+    agrees_with_check(fixed)

@@ -63,6 +63,13 @@ class Sources:
                        frame: Frame) -> Tensor:
         if not values:
             raise SourceError("parameter needs its sizes: parameter(1, 1, D)", e.pos)
+        if frame.loop:
+            # one per iteration would need an nn.ParameterList in generated code, which
+            # netdsl does not write yet: a block holds one, and a block in a loop is new
+            # each iteration
+            raise SourceError("a parameter cannot be made inside a `for` loop yet", e.pos,
+                              fix="make it in a block, and apply the block in the loop: "
+                                  "each iteration's block has its own")
         shape = self.source_sizes("parameter", values, learnable=True)
         init = self.parameter_init(keywords, e)
         attr = self.site_names(frame.definition).get(id(e)) or "param"
