@@ -122,6 +122,9 @@ class Forward:
 
     def index_code(self: ClassLowering, e: n.Index, frame: Frame) -> ir.Expr:
         base = self.fexpr(e.value, frame)
+        narrowed = self.narrowed(base, e, frame)
+        if narrowed is not None:
+            return narrowed
         items: list[ir.Expr | ir.Slice] = []
         for item in e.items:
             if isinstance(item, n.Slice):
@@ -132,6 +135,33 @@ class Forward:
             else:
                 items.append(self.fexpr(item, frame))
         return ir.Subscript(base, items)
+
+    def narrowed(self: ClassLowering, base: ir.Expr, e: n.Index,
+                 frame: Frame) -> ir.Expr | None:
+        """`self.mask[:T, :T]` as `self.mask.narrow(0, 0, T).narrow(1, 0, T)`: torch.fx
+        cannot slice a module's own tensor (a buffer or parameter, not traced) by a size read
+        from an input at run time, but it traces narrow. None: index as written."""
+        if not (isinstance(base, ir.Const) and base.code.startswith("self.")):
+            return None
+        for i in e.items:  # slices `:`, `:stop` and `start:stop` only, in steps of 1
+            if not isinstance(i, n.Slice) or i.step is not None or (
+                    i.lower is not None and i.upper is None):
+                return None
+        bounds = [self.owner.checker.eval(b, frame) for i in e.items
+                  if isinstance(i, n.Slice) for b in (i.lower, i.upper) if b is not None]
+        if not any(isinstance(b, Sym) for b in bounds) or any(
+                isinstance(b, int) and not isinstance(b, Sym) and b < 0 for b in bounds):
+            return None  # nothing read at run time, or counted from the end
+        code: ir.Expr = base
+        for axis, item in enumerate(e.items):
+            assert isinstance(item, n.Slice)
+            if item.upper is None:
+                continue  # `:` keeps the dimension
+            upper = self.fexpr(item.upper, frame)
+            start = self.fexpr(item.lower, frame) if item.lower is not None else ir.Const("0")
+            length = upper if item.lower is None else ir.BinaryOp("-", upper, start)
+            code = ir.CallMethod(code, "narrow", [ir.Const(str(axis)), start, length])
+        return code
 
     def call_code(self: ClassLowering, e: n.Call, frame: Frame, multi: bool = False) -> ir.Expr:
         """`conv(16, 3)(x)`, `enc(x)`, `Up(512)(a, b)`, `InceptionA(x)`."""
