@@ -82,9 +82,14 @@ def load_ipython_extension(ipython: "_typing.Any") -> None:
 def to_pytorch(program: "Program") -> str:
     """The PyTorch module source for every network and block of a checked program."""
     from .backends.pytorch import write
+    from .errors import SourceError
     from .lower import lower
 
-    return write(lower(program)).source
+    try:
+        module = lower(program)
+    except SourceError as err:  # what the checked program asks of code generation, located
+        raise NetDSLError([err.diagnostic], program.sources, program.warnings) from None
+    return write(module).source
 
 
 def to_dot(program: "Program", **options: _typing.Any) -> str:
@@ -97,7 +102,12 @@ def to_dot(program: "Program", **options: _typing.Any) -> str:
 def build(program: "Program", name: str) -> type:
     """Compile the generated code in memory and return the nn.Module class `name`."""
     from .backends.pytorch import load_class, write
+    from .errors import SourceError
     from .lower import lower
 
     known = [net.definition.name for net in program.networks]
-    return load_class(write(lower(program)), name, program.file, known)
+    try:
+        module = lower(program)
+    except SourceError as err:
+        raise NetDSLError([err.diagnostic], program.sources, program.warnings) from None
+    return load_class(write(module), name, program.file, known)

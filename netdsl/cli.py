@@ -203,7 +203,10 @@ def compile(file: str, output: str | None) -> None:
     import netdsl
 
     program = load(file)
-    source = netdsl.to_pytorch(program)
+    try:
+        source = netdsl.to_pytorch(program)
+    except netdsl.NetDSLError as error:
+        report_error(error)
     print_warnings(program)
     if output == "-":
         click.echo(source, nl=False)

@@ -334,3 +334,52 @@ def test_a_parameter_in_a_loop_is_refused_and_the_fix_works() -> None:
     net = netdsl.check_source(fixed).network("Net")
     assert net.params == 2 * (8 + 72)
     agrees_with_check(fixed)
+
+
+DEEP = """
+block Deep(n=3)(x: [B, D]):
+    outs = ()
+    for i in range(n):
+        x = x -> linear(D)
+        outs = outs + (x,)
+    outs -> cat(dim=1)
+
+network Net(x: [B, 4]):
+    x -> Deep -> linear(5)
+"""
+
+
+def test_a_block_that_cannot_follow_a_hyperparameter_refuses_other_values() -> None:
+    """Its callers pass the value, so the block keeps the parameter; written out for one
+    value, it refuses the others when built, and says so, instead of ignoring them."""
+    program = netdsl.check_source(DEEP, "loops.net")
+    classes: dict[str, Any] = {}
+    exec(netdsl.to_pytorch(program), classes)
+    deep = classes["Deep"]
+    assert "Written for n=3 only" in (deep.__doc__ or "")
+    assert sum(p.numel() for p in deep(4, n=3).parameters()) == 3 * 20
+    with pytest.raises(ValueError, match="Deep is written for n=3 only"):
+        deep(4, n=4)
+    agrees_with_check(DEEP)
+
+
+def test_a_block_used_with_two_values_it_cannot_follow_is_a_located_error() -> None:
+    source = DEEP.replace("    x -> Deep -> linear(5)\n",
+                          "    (x -> Deep, x -> Deep(n=2)) -> cat(dim=1)\n")
+    program = netdsl.check_source(source, "loops.net")
+    with pytest.raises(NetDSLError) as info:
+        netdsl.to_pytorch(program)
+    assert "block Deep is used with n = 2 and 3" in str(info.value)
+    assert info.value.diagnostics[0].line == 2
+
+
+def test_a_rearrange_pattern_from_a_block_hyperparameter_is_refused_when_changed() -> None:
+    source = ('block P(pattern="b c h w -> b (h w) c")(x: [B, C, H, W]):\n'
+              "    x -> rearrange(pattern)\n\n"
+              "network Net(x: [B, 3, 4, 4]):\n    x -> P -> linear(5)\n")
+    classes: dict[str, Any] = {}
+    exec(netdsl.to_pytorch(netdsl.check_source(source)), classes)
+    classes["P"]()
+    with pytest.raises(ValueError, match="only"):
+        classes["P"](pattern="b c h w -> b c (h w)")
+    agrees_with_check(source)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import ir
+from ..render import py_str
 from ..spelling import operand, power
 from .writer import Writer
 
@@ -169,7 +170,7 @@ def init_statements(out: Writer, stmts: list[ir.InitStmt]) -> None:
             out.writeline(f'self.register_buffer("{stmt.attr}", {expr(stmt.value)}, '
                           f"persistent=False)", stmt.pos)
         elif isinstance(stmt, ir.Fail):
-            out.writeline(f"raise ValueError({stmt.message!r})")
+            out.writeline(f"raise ValueError({py_str(stmt.message)})")
         else:
             branches = [(cond, body) for cond, body in stmt.branches]
             if not any(body for _, body in branches) and not stmt.orelse:

@@ -53,6 +53,7 @@ class ClassLowering(Statements, Loops, Forward, Sizes, SourceLowering):
         self.current_frames: list[Frame] = frames
         self.explored_ifs: list[n.If] = []
         self.specialised: dict[str, Any] = {}  # hyperparameter -> the value it is fixed at
+        self.fixed: dict[str, Any] = {}  # a block's: it refuses other values when built
         self.rebound = rebound_names(d)  # a size that names one of these is ambiguous
         self.flags = 0
         # `for` loops (see loops.py): the iteration being written out, the loop variables'
@@ -77,6 +78,10 @@ class ClassLowering(Statements, Loops, Forward, Sizes, SourceLowering):
                 # (a written-out loop's count may be named nowhere else)
                 init.append(ir.Local(self.hyper_names[name], py_literal(value)))
         init.extend(self.defaults())
+        for name, value in self.fixed.items():
+            hyper = self.hyper_names[name]
+            init.append(ir.InitIf([(f"{hyper} != {py_literal(value)}", [ir.Fail(
+                f"{self.d.name} is written for {name}={py_literal(value)} only")])], []))
         init.extend(self.init)
         init.extend(self.late_init)
         for name, attr in self.stored.items():
@@ -163,6 +168,13 @@ class ClassLowering(Statements, Loops, Forward, Sizes, SourceLowering):
             lines.extend(text.split("\n"))
         if len(seen) > 6:
             lines.append(f"... and {len(seen) - 6} more")
+        if self.fixed:
+            import textwrap
+
+            fixed = ", ".join(f"{k}={py_literal(v)}" for k, v in sorted(self.fixed.items()))
+            note = (f"Written for {fixed} only: netdsl cannot follow another value here, so "
+                    f"the constructor refuses one (change the source and compile again).")
+            lines += ["", *textwrap.wrap(note, 80)]
         return lines
 
 

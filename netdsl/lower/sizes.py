@@ -315,9 +315,9 @@ class Sizes:
                 self.specialise(ref)
 
     def specialise(self: ClassLowering, ref: Ref) -> None:
-        """A network's hyperparameter (or those a local depends on) is fixed at its value."""
-        if self.is_block:
-            return
+        """A network's hyperparameter (or those a local depends on) is fixed at its value.
+        A block's callers pass it, so the block keeps it and refuses, when it is built, a
+        value other than the one it was written for (never accepted and ignored)."""
         frame = self.frames[0]
         stack, seen = [ref], set()
         while stack:
@@ -329,7 +329,18 @@ class Sizes:
                 stack.extend(frame.local_deps.get(item.name, ()))
             elif item.kind == "hyper" and item.name in self.hyper_names:
                 value = frame.mapping.get(item, frame.env.get(item.name))
-                self.specialised[item.name] = int(value) if isinstance(value, SInt) else value
+                value = int(value) if isinstance(value, SInt) else value
+                if not self.is_block:
+                    self.specialised[item.name] = value
+                    continue
+                others = {py_literal(f.env.get(item.name)) for f in self.frames
+                          if not f.speculative}
+                if len(others) > 1:
+                    raise SourceError(
+                        f"block {self.d.name} is used with {item.name} = "
+                        f"{' and '.join(sorted(others))}, but netdsl can write it for one value "
+                        f"only (it cannot follow {item.name} generically)", self.d.pos)
+                self.fixed[item.name] = value
 
     def bind_ast(self: ClassLowering, sig: tuple[Param, ...], site: Any) -> dict[str, Any]:
         args, kwargs = site_args(site)
