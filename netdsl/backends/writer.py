@@ -202,7 +202,8 @@ def wrap(prefix: str, text: str, nested: bool = False, reserve: int = 0) -> list
         return [f"{prefix}{head}(", *(inner_prefix + link for link in links), prefix + ")"]
     split = _outer_call(text)
     if split is None:
-        return [line]
+        assigned = _assigned_expression(prefix, text)
+        return assigned if assigned is not None else [line]
     head, inner, closer = split
     inner_prefix = prefix + "    "
     before = head[:-1].rstrip()
@@ -223,6 +224,43 @@ def wrap(prefix: str, text: str, nested: bool = False, reserve: int = 0) -> list
             lines.extend(wrap(inner_prefix, part + ",", nested=True))
     lines.append(prefix + closer)
     return lines
+
+
+def _assigned_expression(prefix: str, text: str) -> list[str] | None:
+    """`name = a * 1 + (b) * 1`, too long and not ending in a bracket, as ruff lays it out:
+    with one operator of the loosest kind, split inside the last bracket pair (`... + (`,
+    its contents, `) * 1`); with more, the value in parentheses, one line if it fits."""
+    top = list(_top_level(text))
+    at = next((i for i in top if text.startswith(" = ", i)), None)
+    if at is None:
+        return None
+    target, value = text[:at], text[at + 3:]
+    pieces = _operator_split(value)
+    inner = prefix + "    "
+    if pieces is not None and len(pieces) == 2 and value.startswith("("):
+        outside = set(_top_level(value))  # an opener at depth 0 follows such a character
+        opener = max((i for i, ch in enumerate(value) if ch == "(" and (
+            i == 0 or i - 1 in outside)), default=None)
+        if opener is not None and opener > 0 and value[opener - 1] == " ":
+            close = _matching(value, opener)
+            if close is not None:
+                head = f"{target} = {value[:opener + 1]}"
+                body, tail = value[opener + 1:close], value[close:]
+                return [prefix + head, *wrap(inner, body, nested=True), prefix + tail]
+    return [f"{prefix}{target} = (", *wrap(inner, value, nested=True), prefix + ")"]
+
+
+def _matching(text: str, opener: int) -> int | None:
+    """The index of the bracket that closes the one at `opener`."""
+    depth = 0
+    for i in range(opener, len(text)):
+        if text[i] in "([{":
+            depth += 1
+        elif text[i] in ")]}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return None
 
 
 def _fluent(text: str) -> tuple[str, list[str]] | None:

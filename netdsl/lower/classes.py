@@ -67,6 +67,7 @@ class ClassLowering(Statements, Loops, Forward, Sizes, SourceLowering):
         self.tensor_attrs: dict[str, str] = {}
         self.inline_constants: dict[str, n.Expr] = {}
         self.tensor_locals: dict[str, str] = {}
+        self.local_statements: dict[str, tuple[list[Any], Any]] = {}
         self.late_init: list[ir.InitStmt] = []  # buffers that forward first reads in a branch
 
     def build(self) -> ir.ClassDef:

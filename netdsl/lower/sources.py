@@ -24,7 +24,7 @@ from .exprs import Unsupported
 if TYPE_CHECKING:
     from .classes import ClassLowering
 
-HOISTABLE = (n.Pipeline, n.Call, n.BinOp, n.UnaryOp, n.Index)
+HOISTABLE = (n.Pipeline, n.Call, n.BinOp, n.UnaryOp, n.Index, n.Compare)
 
 
 def source_name(e: n.Expr) -> str | None:
@@ -41,6 +41,7 @@ class SourceLowering:
     tensor_attrs: dict[str, str]  # a name bound to a parameter or buffer -> its attribute
     inline_constants: dict[str, n.Expr]  # a constant only other constants use -> its value
     tensor_locals: dict[str, str]  # such a constant computed in __init__ -> its variable
+    local_statements: dict[str, tuple[list[Any], Any]]  # -> where __init__ computes it
 
     def source_fexpr(self: ClassLowering, e: n.Expr, frame: Frame) -> ir.Expr | None:
         """The translation of e when it involves a source or a constant, else None."""
@@ -52,9 +53,11 @@ class SourceLowering:
             if local is not None and self.in_init:  # a constant __init__ computed before
                 return ir.Var(local)
             if local is not None:  # forward reads it after all: a buffer of it, registered
-                # at the end of __init__ (the local is bound at the top of the body)
+                # right where __init__ computes it (in the same branch of any `if`)
+                statements, made = self.local_statements[e.id]
                 attr = self.attr_ns.fresh(e.id)
-                self.late_init.append(ir.Buffer(attr, ir.Var(local), e.pos))
+                statements.insert(statements.index(made) + 1,
+                                  ir.Buffer(attr, ir.Var(local), e.pos))
                 self.tensor_attrs[e.id] = attr
                 return ir.Const(f"self.{attr}")
             inline = self.inline_constants.get(e.id)
@@ -102,20 +105,28 @@ class SourceLowering:
             assert isinstance(value, n.Call)
             attr: str | None = self.emit_parameter(value, frame)
         elif self.is_constant(value):
-            if alias and not any(self.feeds_computation(value, f) for f in self.current_frames):
+            if self.bindings(name) == 1 and not any(self.feeds_computation(value, f)
+                                                    for f in self.current_frames):
                 # only other constants use it: a tensor __init__ computes for them, named as
                 # the source names it (or, when __init__ cannot compute it, written into them)
                 saved, self.in_init = self.in_init, True
                 try:
-                    code = self.fexpr(value, frame)
+                    code: ir.Expr | None = self.fexpr(value, frame)
                 except Unsupported:
-                    self.inline_constants[name] = value
-                    return True
+                    code = None
                 finally:
                     self.in_init = saved
+                if code is None and alias:
+                    self.inline_constants[name] = value
+                    return True
+            else:
+                code = None
+            if code is not None:
                 local = self.init_ns.name(name)
-                self.init.append(ir.TensorLocal(local, code, stmt.pos))
+                made = ir.TensorLocal(local, code, stmt.pos)
+                self.init.append(made)
                 self.tensor_locals[name] = local
+                self.local_statements[name] = (self.init, made)
                 return True
             attr = self.hoist_attr(value, frame, name)
         else:

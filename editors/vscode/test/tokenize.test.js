@@ -111,7 +111,12 @@ test("the grammar loads", async () => {
 function definedNames() {
   const names = new Set();
   for (const file of FILES) {
-    for (const m of fs.readFileSync(file, "utf8").matchAll(/\b(?:block|network)\s+(\w+)/g)) {
+    const text = fs.readFileSync(file, "utf8");
+    for (const m of text.matchAll(/\b(?:block|network)\s+(\w+)/g)) {
+      names.add(m[1]);
+    }
+    // a layer bound to a name (`embed = embedding(...)`) is applied by that name: `-> embed`
+    for (const m of text.matchAll(/^\s*(\w+)\s*=\s*\w+\(/gm)) {
       names.add(m[1]);
     }
   }
