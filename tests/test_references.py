@@ -379,7 +379,7 @@ def test_gru_decoder_feeds_back_its_argmax() -> None:
 
 def window_attention_as_the_example_writes_it(attn: ref.ShiftedWindowAttention,
                                               x: torch.Tensor) -> torch.Tensor:
-    """drafts/v2/swin_t_stage.net's WindowAttention, one torch call per line: the windows
+    """examples/swin_t_stage.net's WindowAttention, one torch call per line: the windows
     kept apart from the batch ([B, windows, N, C]), the bias and the shift mask added by
     scaled_dot_product_attention; each rearrange written as reshape and permute."""
     B, H, W, C = x.shape

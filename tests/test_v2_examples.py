@@ -3,8 +3,8 @@ tests/references.py: each example checks, compiles to Python, builds, and its ge
 module has the reference's parameters (count and shapes) and output shapes, which are also
 the shapes `check` printed.
 
-The examples are drafted in drafts/v2/ until the language features they use land; an
-example whose file is not yet in examples/ is skipped, and only that.
+An example whose file is not in examples/ is skipped, and only that (see
+docs/v2-examples.md for the decisions behind each).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def output_shapes(model: nn.Module, inputs: list[torch.Tensor]) -> list[tuple[in
 def test_v2_example_matches_its_reference(file: str) -> None:
     path = EXAMPLES / file
     if not path.exists():
-        pytest.skip(f"{file} is not in examples/ yet (drafted in drafts/v2/)")
+        pytest.skip(f"{file} is not in examples/ yet (see docs/v2-examples.md)")
     name, build_reference, device = V2_EXAMPLES[file]
     program = netdsl.check_file(path)
     net = program.network(name)
