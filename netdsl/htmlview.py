@@ -11,11 +11,10 @@ from __future__ import annotations
 import html
 import re
 
-from .dims import shape_str
 from .errors import Diagnostic
 from .ir import Network
 from .program import Program
-from .report import layer_rows, node_params, signature
+from .report import layer_rows, row_cells, signature
 
 STYLE = ("<style>.netdsl table{border-collapse:collapse;font-size:90%}"
          ".netdsl td,.netdsl th{padding:1px 8px;text-align:left;white-space:nowrap}"
@@ -59,19 +58,11 @@ def program_html(program: Program, diagram: bool = True, collapse: bool | None =
 def network_table(net: Network) -> str:
     rows = []
     for node in layer_rows(net):
-        name = node.name if node.name is not None else node.label
-        torch = f"block {node.op}" if node.kind == "block" else node.torch
-        if node.meta.get("shared_with") is not None:
-            torch += "  (shared)"
-        output = shape_str(node.outputs[0].shape) if node.outputs else "-"
-        if len(node.outputs) > 1:
-            output += f" (+{len(node.outputs) - 1})"
-        params = node_params(node)
-        shown = f"{params:,}" if node.kind == "block" or params else "-"
+        name, torch, at, output, shown = row_cells(node)
         indent = f' style="padding-left:{8 + 16 * len(node.scope)}px"' if node.scope else ""
         rows.append(f"<tr><td{indent}>{html.escape(name)}</td>"
                     f"<td><code>{html.escape(torch)}</code></td>"
-                    f"<td>{html.escape(node.pos.short if node.pos else '')}</td>"
+                    f"<td>{html.escape(at)}</td>"
                     f"<td><code>{html.escape(output)}</code></td>"
                     f'<td class="num">{shown}</td></tr>')
     return (f"<p><code>{html.escape(signature(net))}</code></p>\n<table>"

@@ -116,6 +116,21 @@ def symbolic_batch(net: Network) -> bool:
                for _, tt in net.inputs for d in tt.shape)
 
 
+def row_cells(node: Node) -> tuple[str, str, str, str, str]:
+    """A layer row's name, torch class, source position, output shape and parameters, as the
+    text table and the notebook's HTML view both show them."""
+    name = node.name if node.name is not None else node.label
+    torch = f"block {node.op}" if node.kind == "block" else node.torch
+    if node.meta.get("shared_with") is not None:
+        torch += "  (shared)"
+    output = shape_str(node.outputs[0].shape) if node.outputs else "-"
+    if len(node.outputs) > 1:
+        output += f" (+{len(node.outputs) - 1})"
+    params = node_params(node)
+    shown = f"{params:,}" if node.kind == "block" or params else "-"
+    return name, torch, node.pos.short if node.pos else "", output, shown
+
+
 def table(program: Program, depth: int | None = None, optimizer: str = "adam") -> str:
     """A table per network; with `depth`, block uses nested `depth` deep are one row."""
     blocks: list[str] = []
@@ -125,21 +140,9 @@ def table(program: Program, depth: int | None = None, optimizer: str = "adam") -
         for node in layer_rows(net):
             if depth is not None and len(node.scope) >= depth:
                 continue
-            indent = "  " * len(node.scope)
-            name = node.name if node.name is not None else node.label
-            if node.kind == "block":
-                torch = f"block {node.op}"
-            else:
-                torch = node.torch
-            if node.meta.get("shared_with") is not None:
-                torch += "  (shared)"
-            output = shape_str(node.outputs[0].shape) if node.outputs else "-"
-            if len(node.outputs) > 1:
-                output += f" (+{len(node.outputs) - 1})"
-            params = node_params(node)
+            name, torch, at, output, params = row_cells(node)
             flops = node.meta.get("flops")
-            rows.append((indent + name, torch, node.pos.short if node.pos else "", output,
-                         f"{params:,}" if node.kind == "block" or params else "-",
+            rows.append(("  " * len(node.scope) + name, torch, at, output, params,
                          count(flops) if flops != 0 else "-", size(node.meta["output_bytes"])))
         cut = [tuple(fit(cell) for cell in row) for row in rows]
         widths = [max(len(r[i]) for r in cut) for i in range(len(rows[0]))]
