@@ -677,7 +677,7 @@ class Evaluation:
                                   f"dimension, unknown until run time", arg.pos)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise SourceError(f"{name}(...) takes numbers, got {describe(value)}", arg.pos)
-        low, high = (1, None) if name in ("max", "min") else COMPILE_TIME_FUNCTIONS[name]
+        low, high = COMPILE_TIME_FUNCTIONS[name]
         if len(values) < low or (high is not None and len(values) > high):
             count = f"{low}" if low == high else f"at least {low}" if high is None else \
                 f"{low} or {high}"
