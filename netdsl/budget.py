@@ -64,6 +64,17 @@ class Budget:
                            f"processor time, netdsl's limit", pos, frame)
 
 
+    def advance(self, count: int, pos: Pos | None, frame: Frame | None) -> None:
+        """`count` steps at once (the statements of a block use copied rather than run,
+        see check/replay.py): the clock is read if one of them would have read it."""
+        before = self.steps
+        self.steps += count
+        if self.steps // CLOCK_EVERY != before // CLOCK_EVERY and (
+                time.thread_time() > self.deadline):
+            raise exceeded(f"checking the program takes more than {MAX_SECONDS:g} seconds of "
+                           f"processor time, netdsl's limit", pos, frame)
+
+
 def exceeded(message: str, pos: Pos | None, frame: Frame | None) -> BudgetExceeded:
     """The error, located at the use of the innermost block being expanded (a repetition
     `A0 * 10000` or a plain use): what multiplies the program is block uses inside

@@ -50,26 +50,39 @@ class Blocks:
         name = self.attr_name(frame, site, bv, index)
         node = self.new_node("block", d.name, name, bv.label, "", bv.pos, inputs, frame)
         node.meta["params"] = 0  # grows as its layers are checked
-        child = Frame(d, prefix=name + ".", scope=frame.scope + (node,),
-                      caller_ref=weakref.ref(frame),
-                      call_pos=bv.pos, speculative=frame.speculative)
-        for p in d.hyperparams:
-            self.bind_hyper(child, p.name, bv.hyper[p.name])
-            child.hyper_deps[p.name] = bv.hyper_deps.get(p.name, frame.control)
-        for p, tensor in zip(d.inputs, inputs, strict=True):
-            child.env[p.name] = self.enter_block(p, tensor, child, bv)
-            child.kinds[p.name] = "tensor"
-            child.bound[p.name] = p.pos
-        child.inputs = [child.env[p.name] for p in d.inputs]
-        self.active.append(d.name)
-        first_node = len(self.nodes)
-        try:
-            result = self.run_body(child)
-        finally:
-            self.active.pop()
-        if bv.shared and not frame.speculative:
-            self.share_block(bv, self.nodes[first_node:], site)
+        key = self.replay_key(bv, inputs, frame)
+        recording = self.recordings.get(key) if key is not None else None
+        if recording is not None:  # the same block over the same values: see replay.py
+            child, result = self.replay_use(recording, node, inputs, frame, bv.pos)
+        else:
+            child = Frame(d, prefix=name + ".", scope=frame.scope + (node,),
+                          caller_ref=weakref.ref(frame),
+                          call_pos=bv.pos, speculative=frame.speculative)
+            for p in d.hyperparams:
+                self.bind_hyper(child, p.name, bv.hyper[p.name])
+                child.hyper_deps[p.name] = bv.hyper_deps.get(p.name, frame.control)
+            for p, tensor in zip(d.inputs, inputs, strict=True):
+                child.env[p.name] = self.enter_block(p, tensor, child, bv)
+                child.kinds[p.name] = "tensor"
+                child.bound[p.name] = p.pos
+            child.inputs = [child.env[p.name] for p in d.inputs]
+            self.active.append(d.name)
+            first_node, first_frame = len(self.nodes), len(self.block_frames)
+            diagnostics, steps = self.diagnostics_made, self.budget.steps
+            try:
+                result = self.run_body(child)
+            finally:
+                self.active.pop()
+            if key is not None and self.diagnostics_made == diagnostics and not contains_poison(
+                    result):
+                self.record_use(key, node, child, inputs, self.nodes[first_node:],
+                                self.block_frames[first_frame:], result,
+                                self.budget.steps - steps)
+            if bv.shared and not frame.speculative:
+                self.share_block(bv, self.nodes[first_node:], site)
         (self.spec_uses if frame.speculative else self.uses).setdefault(d.name, []).append(child)
+        if not frame.speculative:
+            self.block_frames.append(child)
         frame.record(bv.site, SiteRecord("block", bv, node, frame=child, index=index))
         if contains_poison(result):
             return POISON

@@ -40,13 +40,14 @@ from .naming import Naming
 from .pipelines import Pipelines
 from .pitfalls import Pitfalls
 from .provenance import Provenance
+from .replay import Recording, Replays
 from .scope import Frame, NetworkResult, flat_tensors, is_int
 from .sources import Sources
 from .tensors import Tensors
 
 
-class Checker(Evaluation, Pipelines, Binding, Layers, Blocks, Tensors, Provenance, Pitfalls,
-              Diagnostics, Naming, Sources):
+class Checker(Evaluation, Pipelines, Binding, Layers, Blocks, Replays, Tensors, Provenance,
+              Pitfalls, Diagnostics, Naming, Sources):
     def __init__(self, definitions: dict[str, n.Definition], sources: dict[str, str]) -> None:
         self.definitions = definitions
         self.sources = sources
@@ -67,6 +68,11 @@ class Checker(Evaluation, Pipelines, Binding, Layers, Blocks, Tensors, Provenanc
         # batch `B` (by id, each kept alive), and tensors an in-place layer overwrote
         self.batch_whys: dict[int, Why] = {}
         self.overwritten: dict[int, tuple[Tensor, LayerValue, Frame]] = {}
+        # block uses checked once and copied for equal later uses (replay.py); the frames
+        # of block uses in the order they were made; how many messages were ever reported
+        self.recordings: dict[tuple[Any, ...], Recording] = {}
+        self.block_frames: list[Frame] = []
+        self.diagnostics_made = 0
 
     def new_node(self, kind: str, op: str, name: str | None, label: str, torch: Any,
                  pos: Pos | None, inputs: list[Tensor], frame: Frame | None) -> Node:

@@ -77,6 +77,7 @@ class Diagnostics:
     """Reporting: errors and warnings collected once, with the block uses they happened in."""
 
     def _add(self: Checker, diag: Diagnostic, into: list[Diagnostic]) -> None:
+        self.diagnostics_made += 1  # counted before the dedupe: a replay must say nothing
         key = (diag.message, diag.file, diag.line, diag.column)
         if key not in self._seen:
             self._seen.add(key)

@@ -98,6 +98,11 @@ class Tensors:
                 frame.kinds[expr.id] = "dim"
                 continue
             expected = self.eval(expr, frame)
+            if not (is_int(expected) or isinstance(expected, Sym)):  # `[conv, 9216]`
+                raise SourceError(f"a dimension must be an integer or a name, but "
+                                  f"{self.label(expr.pos) or 'this'} is {describe(expected)}",
+                                  expr.pos, fix=f"write {shape_str(list(shape))}",
+                                  fix_pos=spec.pos)
             if not self.dims_equal(expected, actual):
                 written = self.label(spec.pos) or self.header_text(spec.dims, frame)
                 raise SourceError(
