@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from test_errors import CASES
 
 import netdsl
+from netdsl.catalogue import LAYERS
 from netdsl.errors import Diagnostic, Pos
 
 NET = "network N(x: [B, 3, 32, 32]):\n"
@@ -74,6 +75,7 @@ MORE = [
     ("unknown-dtype-far", "network N(x: zzz[B, 3]):\n    x\n"),
     ("header-input-count", "block Up(x1, x2):\n    (x1, x2) -> cat(dim=1)\n"
                            "network N(x: [B, 3]):\n    x -> Up\n"),
+    ("annotation-names-a-layer", NET + "    x -> conv(4, 3) -> flatten : [conv, 3600]\n"),
 ]
 
 CORPUS = [(case_id, source) for case_id, source, _ in MISLEADING] + [
@@ -152,7 +154,7 @@ def apply(source: str, diag: Diagnostic) -> tuple[str, str, str]:
 def user_names(text: str) -> set[str]:
     """The names of values in a piece of source (not layers, functions or attributes)."""
     return {m.group(1) for m in re.finditer(r"(?<![.\w])([A-Za-z_]\w*)(?![\w.(])", text)
-            if m.group(1) not in ("true", "false")}
+            if m.group(1) not in ("true", "false") and m.group(1) not in LAYERS}
 
 
 def fixes() -> list[tuple[str, str, Diagnostic]]:
