@@ -272,6 +272,22 @@ network Net(deep=true)(s: [5, B, 8], t: [5, B, 8], u: [5, B, 8], x: [B, 8], i: l
     assert result[0] == "error" and "which would never end" in result[1], result
 
 
+def test_a_use_inside_a_shared_block_applied_again_is_not_copied(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`o` shares its weights, so its second application counts no parameters: the use of
+    Inner recorded inside it has its layers' counts set to 0 afterwards, and the later
+    unshared use of Outer must count them again, not copy the zeros."""
+    text = ("block Inner(x):\n    x -> linear(4)\n\n"
+            "block Outer(n)(x):\n    x -> Inner -> linear(n)\n\n"
+            "network Net(a: [B, 4], b: [B, 3, 4]):\n"
+            "    o = Outer(4)\n"
+            "    (a -> o, b -> o, b -> Outer(4))\n")
+    result = compare(text, "shared.net", monkeypatch)
+    assert result[0] == "ok", result
+    monkeypatch.setattr(Replays, "replaying", True)
+    assert netdsl.check_source(text, "shared.net").networks[0].params == 2 * 2 * (4 * 4 + 4)
+
+
 @pytest.mark.parametrize("mistake", [
     "-> flatten : [B, 3]",  # the derivation of a size after copied uses
     "-> linear(8) : [B, 9]",

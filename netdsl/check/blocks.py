@@ -52,7 +52,7 @@ class Blocks:
         node.meta["params"] = 0  # grows as its layers are checked
         key = self.replay_key(bv, inputs, frame)
         recording = self.recordings.get(key) if key is not None else None
-        if recording is not None:  # the same block over the same values: see replay.py
+        if key is not None and recording is not None and self.replayable(key, recording):
             child, result = self.replay_use(recording, node, inputs, frame, bv.pos)
         else:
             child = Frame(d, prefix=name + ".", scope=frame.scope + (node,),
@@ -73,8 +73,8 @@ class Blocks:
                 result = self.run_body(child)
             finally:
                 self.active.pop()
-            if key is not None and self.diagnostics_made == diagnostics and not contains_poison(
-                    result):
+            if key is not None and key not in self.recordings and (
+                    self.diagnostics_made == diagnostics) and not contains_poison(result):
                 self.record_use(key, node, child, inputs, self.nodes[first_node:],
                                 self.block_frames[first_frame:], result,
                                 self.budget.steps - steps)
@@ -106,6 +106,7 @@ class Blocks:
                     f"{bv.binding} shares its weights, so every input must fit them: its "
                     f"layer {twin.name} is {twin.torch} at its first use, but here it would be "
                     f"{node.torch}", getattr(site, "pos", None) or bv.pos)
+        self.forget_uses(made)
         for node, twin in zip(layers, first, strict=False):
             for block in node.scope:
                 block.meta["params"] -= node.params

@@ -70,7 +70,8 @@ class Checker(Evaluation, Pipelines, Binding, Layers, Blocks, Replays, Tensors, 
         self.overwritten: dict[int, tuple[Tensor, LayerValue, Frame]] = {}
         # block uses checked once and copied for equal later uses (replay.py); the frames
         # of block uses in the order they were made; how many messages were ever reported
-        self.recordings: dict[tuple[Any, ...], Recording] = {}
+        self.recordings: dict[tuple[Any, ...], Recording | None] = {}  # None: never copied
+        self.recorded_blocks: dict[int, tuple[Any, ...]] = {}  # id(block node) -> its key
         self.block_frames: list[Frame] = []
         self.diagnostics_made = 0
 

@@ -49,13 +49,13 @@ class Recording:
     child: Frame
     frames: list[Frame]  # the frames of the blocks used inside it, in the order made
     nodes: list[Node]  # the nodes made inside it, in order
-    node_params: list[int]  # each node's parameters and meta when recorded (a block bound
-    node_meta: list[dict[str, Any]]  # to a name and applied again changes them later)
     statements: int  # the budget's steps it spent on statements (the others on nodes)
     caller_inputs: list[Tensor]  # the tensors passed to it
     inputs: list[Tensor]  # the same as its frame received them
     result: Any  # what its body evaluated to, in the block's terms
-    derived: list[Why]  # the derivations of sizes made inside it, parents first
+    # the derivations of sizes made inside it, parents first; found at the first copy (a use
+    # never repeated costs nothing more), None until then
+    derived: list[Why] | None = None
 
 
 def _size_key(value: Any) -> Any:
@@ -116,29 +116,48 @@ class Replays:
     def record_use(self: Checker, key: tuple[Any, ...], node: Node, child: Frame,
                    caller_inputs: list[Tensor], nodes: list[Node], frames: list[Frame],
                    result: Any, steps: int) -> None:
-        """Keeps a checked use for later equal ones, when a copy of it would be faithful."""
-        for f in [*frames, child]:
-            for rec in f.site_records:
-                if rec.value is not None and rec.value.shared:
-                    return
-        known = {id(made) for made in nodes}
-        known.add(id(node))
-        known.update(id(t.producer) for t in caller_inputs)
+        """Keeps a checked use for later equal ones (what a copy needs is found at the first,
+        see `replayable`)."""
+        self.recordings[key] = Recording(
+            node, node.meta["params"], len(child.scope) - 1, child.prefix, child, frames, nodes,
+            steps - len(nodes), list(caller_inputs), list(child.inputs), result)
+        self.recorded_blocks[id(node)] = key
+
+    def forget_uses(self: Checker, made: list[Node]) -> None:
+        """A shared block's later application counts its layers' parameters at the first:
+        the uses recorded inside it changed since, so they are not copied."""
+        for node in made:
+            key = self.recorded_blocks.pop(id(node), None)
+            if key is not None:
+                self.recordings.pop(key, None)
+
+    def replayable(self: Checker, key: tuple[Any, ...], recording: Recording) -> bool:
+        """Whether a copy of the recording is faithful: nothing in it shares weights (a shared
+        layer counts its parameters at its first use) and every tensor in it comes from it or
+        its inputs. Found once, at its first copy; when it is not, no use with its key is
+        recorded again."""
+        if recording.derived is not None:
+            return True
+        frames = [*recording.frames, recording.child]
         tensors: list[Tensor] = []
-        for made in nodes:
+        for made in recording.nodes:
             tensors.extend(made.inputs)
-        for f in [*frames, child]:
+        for f in frames:
+            if any(rec.value is not None and rec.value.shared for rec in f.site_records):
+                self.recordings[key] = None
+                return False
             tensors.extend(f.inputs)
             for value in [*f.env.values(), f.output]:
                 tensors.extend(flat_tensors(value))
-        tensors.extend(flat_tensors(result))
+        tensors.extend(flat_tensors(recording.result))
+        known = {id(made) for made in recording.nodes}
+        known.add(id(recording.block))
+        known.update(id(t.producer) for t in recording.caller_inputs)
         if any(t.producer is not None and id(t.producer) not in known for t in tensors):
-            return  # a tensor from outside the block reached in some other way
-        derived = _derivations(caller_inputs, tensors)
-        self.recordings[key] = Recording(
-            node, node.meta["params"], len(child.scope) - 1, child.prefix, child, frames, nodes,
-            [made.params for made in nodes], [dict(made.meta) for made in nodes],
-            steps - len(nodes), list(caller_inputs), list(child.inputs), result, derived)
+            self.recordings[key] = None  # a tensor from outside, reached some other way
+            return False
+        recording.derived = _derivations(recording.caller_inputs, tensors)
+        return True
 
     def replay_use(self: Checker, recording: Recording, node: Node, inputs: list[Tensor],
                    frame: Frame, call_pos: Any) -> tuple[Frame, Any]:
@@ -151,15 +170,14 @@ class Replays:
             copy.link(f)  # the budget's message names the block uses around a node
         budget = self.budget
         budget.advance(recording.statements, call_pos, child)  # a check runs them first
-        for original, params, meta in zip(recording.nodes, recording.node_params,
-                                          recording.node_meta, strict=True):
+        for original in recording.nodes:
             owner = copy.frames[id(original.scope[-1])]
             budget.node(original.pos, owner)
             self._next_id += 1
             made = Node(self._next_id, original.kind, original.op, copy.name(original.name),
                         original.label, original.torch_source, original.pos,
                         [copy.tensor(t) for t in original.inputs], list(original.outputs),
-                        params, copy.scope(original.scope), dict(meta))
+                        original.params, copy.scope(original.scope), dict(original.meta))
             copy.nodes[id(original)] = made
             self.nodes.append(made)
         node.meta["params"] = recording.params
@@ -220,7 +238,7 @@ class _Copy:
             for old_why, new_why in zip(old.whys, new.whys, strict=True):
                 if old_why is not None:
                     whys[id(old_why)] = new_why
-        for w in recording.derived:  # parents first
+        for w in recording.derived or ():  # parents first
             whys[id(w)] = Why(w.value, w.text, tuple(p if p is None else whys[id(p)]
                                                      for p in w.parents), w.kind)
         self.scopes: dict[int, tuple[Node, ...]] = {}
