@@ -123,6 +123,12 @@ CASES = [
     ("annotation-mismatch", NET + "    x -> conv(16, 3) : [B, 16, 32, 32] -> relu\n", 2, 24,
      "the annotation [B, 16, 32, 32] does not match the shape [B, 16, 30, 30]",
      ["fix: write [B, 16, 30, 30]"]),
+    ("annotation-names-a-layer", NET + "    x -> conv(4, 3) -> flatten : [conv, 3600]\n", 2, 35,
+     "a dimension must be an integer or a name, but conv is a layer", ["fix: write [B, 3600]"]),
+    ("repeat-count-hyperparameter", "network N(n=0)(x: [B, 4]):\n    x -> relu * n\n", 2, 17,
+     "a stage repeats a positive whole number of times, got 0", []),
+    ("repeat-count-layer", "network N(x: [B, 4]):\n    x -> relu * conv\n", 2, 17,
+     "a stage repeats a positive whole number of times, got a layer", []),
     ("shared-weights", "network N(a: [B, 3], b: [B, 4]):\n    enc = linear(8)\n"
                        "    (a -> enc) + (b -> enc)\n", 3, 24,
      "enc shares its weights, so every input must fit them", []),

@@ -75,7 +75,6 @@ MORE = [
     ("unknown-dtype-far", "network N(x: zzz[B, 3]):\n    x\n"),
     ("header-input-count", "block Up(x1, x2):\n    (x1, x2) -> cat(dim=1)\n"
                            "network N(x: [B, 3]):\n    x -> Up\n"),
-    ("annotation-names-a-layer", NET + "    x -> conv(4, 3) -> flatten : [conv, 3600]\n"),
 ]
 
 CORPUS = [(case_id, source) for case_id, source, _ in MISLEADING] + [

@@ -620,8 +620,10 @@ class Evaluation:
 
     def repeat(self: Checker, value: Any, count: Any, count_pos: Pos, pos: Pos) -> Repeated:
         if not is_int(count) or count < 1:
+            shown = str(count) if isinstance(count, (int, float)) and not isinstance(
+                count, bool) else describe(count)  # a number as written, else what it is
             raise SourceError(f"a stage repeats a positive whole number of times, got "
-                              f"{count!r}", count_pos)
+                              f"{shown}", count_pos)
         if count > 10000:
             raise SourceError(f"{int(count)} repetitions is more than netdsl builds (10000)",
                               count_pos)

@@ -5,23 +5,31 @@ inputs' types: `Bottleneck(256) * 35` checks the same body 35 times over the sam
 making the same layers with the same sizes. So the first such use is recorded, and a later
 use with equal hyperparameters (and what each depends on) and equal input types is a copy
 of it: its nodes, the tensors between them, the derivations of their sizes and its frames
-(what lowering reads) are copied with the names, the graph edges and the sizes' derivations
+(what lowering reads) are copied with the names, the graph edges and the derivations
 remapped at the boundary, as torch.fx's `Graph.graph_copy` copies a graph through a map of
-values. A copy makes exactly what checking the body again makes (tests/test_replay.py
-compares the two on every example); it is taken only when nothing could tell them apart:
+values. A copy makes what checking the body again makes (tests/test_replay.py compares the
+two on every example, node by node and frame by frame); configured layers and blocks, which
+nothing changes once configured, are shared with the recording rather than copied. A use is
+copied only when nothing could tell the two apart:
 
-* the first use raised nothing, warned nothing and poisoned nothing (a message names where
-  it happened, and a replay would say nothing);
-* no value in it shares weights (a shared layer counts its parameters at its first use);
-* every hyperparameter and input size is a plain number, a name like `B` or an expression
-  of the caller's names, compared by its expression as well as its value;
-* the inputs are aliased alike (the same tensor, or the same derivation of a size, passed
-  twice) and the same sizes are the batch of a network input (a warning asks);
-* it is not a speculative check (lowering exploring a branch forces choices a copy would
-  not see), and it is as deep in blocks (the depth limit is checked inside).
+* the recorded use reported nothing and poisoned nothing (a message names where it happened,
+  and a copy would say nothing);
+* nothing in it shares weights (a shared layer counts its parameters at its first use), and
+  it was not recorded inside a shared block's later application (whose counts are set to
+  nothing afterwards);
+* every hyperparameter and input size is a plain value, a name like `B` or an expression of
+  the caller's names, compared by its expression and what it is pinned to as well as its
+  value (`_size_key`);
+* the inputs have the same dtypes, come from their producers alike (the same tensor passed
+  twice, the same output of a layer), share derivations of sizes alike, and have the batch
+  of a network input at the same places (a warning asks);
+* it is not a speculative check (lowering exploring a branch forces choices a copy would not
+  see), and it is as deep in blocks (the depth limit is checked inside).
 
-The budget is spent as checking would spend it: one node at a time, at each copied node's
-position, so a program too large for the budget fails at the same place either way.
+The budget is spent as checking spends it: the steps of the use's statements first, then one
+node at a time at each node's position, so a program too large for the node budget fails at
+the same place either way (the time limit reads the clock at the same count of steps, though
+for a copy the nested use it names may differ: where the time runs out is never exact).
 """
 
 from __future__ import annotations
