@@ -108,24 +108,30 @@ class Snapshot:
         }
 
 
-def outcome(text: str, name: str, replaying: bool, monkeypatch: pytest.MonkeyPatch,
-            inputs: dict[str, list[Any]] | None = None) -> Any:
+def checked(text: str, name: str, replaying: bool, monkeypatch: pytest.MonkeyPatch,
+            inputs: dict[str, list[Any]] | None) -> Any:
+    """The program, or the rendered errors."""
     monkeypatch.setattr(Replays, "replaying", replaying)
     try:
-        program = netdsl.check_source(text, name, inputs)
+        return netdsl.check_source(text, name, inputs)
     except netdsl.NetDSLError as err:
-        return ("error", err.render())
-    replays = sum(1 for frames in program.checker.uses.values() for f in frames) - sum(
-        1 for _ in program.checker.recordings)
-    return ("ok", Snapshot().program(program), replays if replaying else None)
+        return err.render()
 
 
 def compare(text: str, name: str, monkeypatch: pytest.MonkeyPatch,
             inputs: dict[str, list[Any]] | None = None) -> Any:
-    replayed = outcome(text, name, True, monkeypatch, inputs)
-    checked = outcome(text, name, False, monkeypatch, inputs)
-    assert replayed[:2] == checked[:2]
-    return replayed
+    """('error', text) or ('ok', snapshot, how many uses were copies), the same either way.
+    Whether both checks succeed is compared before anything is generated from either."""
+    with_copies = checked(text, name, True, monkeypatch, inputs)
+    without = checked(text, name, False, monkeypatch, inputs)
+    if isinstance(with_copies, str) or isinstance(without, str):
+        assert with_copies == without
+        return ("error", with_copies)
+    copies = sum(len(frames) for frames in with_copies.checker.uses.values()) - len(
+        with_copies.checker.recordings)
+    snapshot = Snapshot().program(with_copies)
+    assert snapshot == Snapshot().program(without)
+    return ("ok", snapshot, copies)
 
 
 @pytest.mark.parametrize("path", example_files() + sorted(GENERIC.glob("*.net")),
@@ -236,7 +242,8 @@ def test_what_a_key_tells_apart(monkeypatch: pytest.MonkeyPatch) -> None:
     """Uses equal in sizes that a copy would still get wrong: two outputs of one layer passed
     where two layers' were, or another output of a layer (a tensor rebound in a branch keeps
     its producer and its place among the producer's outputs), another dtype, the same
-    hyperparameter value under another condition, and the same block nested deeper."""
+    hyperparameter value under another condition, and the same block nested deeper or inside
+    other blocks."""
     text = """\
 block Pick(k=2)(a: [L, N, H], b: [L, N, H]):
     if k > 1:
@@ -270,6 +277,14 @@ network Net(deep=true)(s: [5, B, 8], t: [5, B, 8], u: [5, B, 8], x: [B, 8], i: l
     result = compare(deep + "network Net(x: [B, 4]):\n    x -> C2 -> C32\n", "deep.net",
                      monkeypatch)
     assert result[0] == "error" and "which would never end" in result[1], result
+    # Bb is used inside Xx, then inside Cc at the same depth: there it uses Cc, which is
+    # running, an error a copy of the first use would not see (found by a review)
+    loop = ("block Bb(x: [N, K]):\n    x -> Cc(0)\n\n"
+            "block Cc(k=0)(x: [N, D]):\n    if k > 0:\n        x = x -> Bb\n    x -> relu\n\n"
+            "block Xx(x: [N, D]):\n    x -> Bb\n\n"
+            "network Net(x: [N, 4]):\n    x -> Xx -> Cc(1)\n")
+    result = compare(loop, "loop.net", monkeypatch)
+    assert result[0] == "error" and "block Cc uses itself" in result[1], result
 
 
 def test_a_use_inside_a_shared_block_applied_again_is_not_copied(

@@ -24,7 +24,8 @@ copied only when nothing could tell the two apart:
   twice, the same output of a layer), share derivations of sizes alike, and have the batch
   of a network input at the same places (a warning asks);
 * it is not a speculative check (lowering exploring a branch forces choices a copy would not
-  see), and it is as deep in blocks (the depth limit is checked inside).
+  see), and it runs inside the same blocks (inside it, a block already running is a block
+  using itself, and the depth limit is checked).
 
 The budget is spent as checking spends it: the steps of the use's statements first, then one
 node at a time at each node's position, so a program too large for the node budget fails at
@@ -96,7 +97,7 @@ class Replays:
         if not self.replaying or frame.speculative or bv.shared or self.forced:
             return None
         d = bv.definition
-        key: list[Any] = [id(d), len(self.active)]
+        key: list[Any] = [id(d), tuple(self.active)]  # what runs around it: see below
         for p in d.hyperparams:
             value = _size_key(bv.hyper[p.name])
             if value is None:
