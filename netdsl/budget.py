@@ -57,16 +57,10 @@ class Budget:
                            f"and block uses, netdsl's limit", pos, frame)
         self.step(pos, frame)
 
-    def step(self, pos: Pos | None, frame: Frame | None) -> None:
-        self.steps += 1
-        if self.steps % CLOCK_EVERY == 0 and time.thread_time() > self.deadline:
-            raise exceeded(f"checking the program takes more than {MAX_SECONDS:g} seconds of "
-                           f"processor time, netdsl's limit", pos, frame)
-
-
-    def advance(self, count: int, pos: Pos | None, frame: Frame | None) -> None:
-        """`count` steps at once (the statements of a block use copied rather than run,
-        see check/replay.py): the clock is read if one of them would have read it."""
+    def step(self, pos: Pos | None, frame: Frame | None, count: int = 1) -> None:
+        """One step, or `count` at once (the statements of a block use copied rather than
+        run, see check/replay.py): the clock is read when the count passes a multiple of
+        CLOCK_EVERY."""
         before = self.steps
         self.steps += count
         if self.steps // CLOCK_EVERY != before // CLOCK_EVERY and (

@@ -51,20 +51,24 @@ if TYPE_CHECKING:
 class Recording:
     """The first use of a block with some hyperparameters and input types."""
 
-    block: Node  # its block node
+    child: Frame  # its frame
     params: int  # the parameters its layers hold (its block node's total when recorded)
-    caller_scope: int  # how many block nodes enclose its block node
-    prefix: str  # its frame's prefix, 'layer3.4.'
-    child: Frame
     frames: list[Frame]  # the frames of the blocks used inside it, in the order made
     nodes: list[Node]  # the nodes made inside it, in order
     statements: int  # the budget's steps it spent on statements (the others on nodes)
     caller_inputs: list[Tensor]  # the tensors passed to it
-    inputs: list[Tensor]  # the same as its frame received them
     result: Any  # what its body evaluated to, in the block's terms
     # the derivations of sizes made inside it, parents first; found at the first copy (a use
     # never repeated costs nothing more), None until then
     derived: list[Why] | None = None
+
+    @property
+    def block(self) -> Node:  # its block node, the last of its frame's scope
+        return self.child.scope[-1]
+
+    @property
+    def caller_scope(self) -> int:  # how many block nodes enclose its block node
+        return len(self.child.scope) - 1
 
 
 def _size_key(value: Any) -> Any:
@@ -97,7 +101,7 @@ class Replays:
         if not self.replaying or frame.speculative or bv.shared or self.forced:
             return None
         d = bv.definition
-        key: list[Any] = [id(d), tuple(self.active)]  # what runs around it: see below
+        key: list[Any] = [id(d), tuple(self.active)]  # the blocks running around it
         for p in d.hyperparams:
             value = _size_key(bv.hyper[p.name])
             if value is None:
@@ -127,9 +131,8 @@ class Replays:
                    result: Any, steps: int) -> None:
         """Keeps a checked use for later equal ones (what a copy needs is found at the first,
         see `replayable`)."""
-        self.recordings[key] = Recording(
-            node, node.meta["params"], len(child.scope) - 1, child.prefix, child, frames, nodes,
-            steps - len(nodes), list(caller_inputs), list(child.inputs), result)
+        self.recordings[key] = Recording(child, node.meta["params"], frames, nodes,
+                                         steps - len(nodes), list(caller_inputs), result)
         self.recorded_blocks[id(node)] = key
 
     def forget_uses(self: Checker, made: list[Node]) -> None:
@@ -178,7 +181,7 @@ class Replays:
         for f in [recording.child, *recording.frames]:  # linked before any node is made:
             copy.link(f)  # the budget's message names the block uses around a node
         budget = self.budget
-        budget.advance(recording.statements, call_pos, child)  # a check runs them first
+        budget.step(call_pos, child, recording.statements)  # a check runs them first
         for original in recording.nodes:
             owner = copy.frames[id(original.scope[-1])]
             budget.node(original.pos, owner)
@@ -251,13 +254,13 @@ class _Copy:
             whys[id(w)] = Why(w.value, w.text, tuple(p if p is None else whys[id(p)]
                                                      for p in w.parents), w.kind)
         self.scopes: dict[int, tuple[Node, ...]] = {}
-        for old, new in zip(recording.inputs, inputs, strict=True):  # as enter_block makes them
+        for old, new in zip(recording.child.inputs, inputs, strict=True):  # as enter_block made
             self.tensors[id(old)] = Tensor(old.tt, new.whys, new.producer, new.index)
 
     def name(self, name: str | None) -> str | None:
         if name is None:
             return None
-        return self.prefix + name[len(self.recording.prefix):]
+        return self.prefix + name[len(self.recording.child.prefix):]
 
     def scope(self, scope: tuple[Node, ...]) -> tuple[Node, ...]:
         made = self.scopes.get(id(scope))  # the nodes of a frame share its scope's tuple
