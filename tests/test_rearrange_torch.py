@@ -552,30 +552,23 @@ def test_einsum_generated_code_writes_the_equation_as_a_literal() -> None:
         netdsl.check_source(hostile)
 
 
-def test_a_block_used_at_two_ranks_has_one_spelling() -> None:
-    source = ("block Flat(x):\n    x -> rearrange(\"b ... c -> c b (...)\")\n\n"
-              "network N(x: [B, 3, 4], y: [B, 3, 4, 5]):\n"
+@pytest.mark.parametrize(("pattern", "x_dims", "y_dims", "spelling"), [
+    ("b ... c -> c b (...)", [3, 4], [3, 4, 5], "x.movedim((-1, 0), (0, 1)).flatten(2, -1)"),
+    ("b ... -> b (...)", [], [3, 4], "x.unsqueeze(1).flatten(1, -1)"),  # empty at one use
+], ids=["two-ranks", "ellipsis-empty-at-one-use"])
+def test_a_block_used_at_two_ranks_has_one_spelling(pattern: str, x_dims: list[int],
+                                                    y_dims: list[int], spelling: str) -> None:
+    header = ", ".join(["B", *map(str, x_dims)]), ", ".join(["B", *map(str, y_dims)])
+    source = (f"block Flat(x):\n    x -> rearrange(\"{pattern}\")\n\n"
+              f"network N(x: [{header[0]}], y: [{header[1]}]):\n"
               "    return x -> Flat, y -> Flat\n")
     program, model = build(source, "N")
-    x, y = torch.randn(2, 3, 4), torch.randn(2, 3, 4, 5)
+    x, y = torch.randn(2, *x_dims), torch.randn(2, *y_dims)
     with torch.no_grad():
         a, b = model(x, y)
-    assert torch.equal(a, einops.rearrange(x, "b ... c -> c b (...)"))
-    assert torch.equal(b, einops.rearrange(y, "b ... c -> c b (...)"))
-    assert "x.movedim((-1, 0), (0, 1)).flatten(2, -1)" in netdsl.to_pytorch(program)
-
-
-def test_a_block_whose_ellipsis_is_empty_at_one_use_has_one_spelling() -> None:
-    source = ("block Flat(x):\n    x -> rearrange(\"b ... -> b (...)\")\n\n"
-              "network N(x: [B], y: [B, 3, 4]):\n"
-              "    return x -> Flat, y -> Flat\n")
-    program, model = build(source, "N")
-    x, y = torch.randn(2), torch.randn(2, 3, 4)
-    with torch.no_grad():
-        a, b = model(x, y)
-    assert torch.equal(a, einops.rearrange(x, "b ... -> b (...)"))
-    assert torch.equal(b, einops.rearrange(y, "b ... -> b (...)"))
-    assert "x.unsqueeze(1).flatten(1, -1)" in netdsl.to_pytorch(program)
+    assert torch.equal(a, einops.rearrange(x, pattern))
+    assert torch.equal(b, einops.rearrange(y, pattern))
+    assert spelling in netdsl.to_pytorch(program)
 
 
 def test_a_pattern_from_a_hyperparameter_specialises_the_class() -> None:
