@@ -217,7 +217,10 @@ def validate_definition(d: n.Definition) -> None:
                           fix=f"network {d.name}(x: [B, ...]):")
 
 
-def check(text: str, filename: str, inputs: dict[str, list[Any]] | None = None) -> Program:
+def check(text: str, filename: str, inputs: dict[str, list[Any]] | None = None,
+          defaults: dict[str, dict[str, Any]] | None = None) -> Program:
+    """`defaults`: per network, hyperparameter values to check it with instead of the
+    header's defaults."""
     sources: dict[str, str] = {}
     errors: list[Diagnostic] = []
     modules = load(text, filename, sources, errors)
@@ -241,7 +244,8 @@ def check(text: str, filename: str, inputs: dict[str, list[Any]] | None = None) 
             if definitions.get(d.name) is not d:
                 continue
             networks.append(checker.check_network(d, {k: v for k, v in overrides.items()
-                                                      if any(p.name == k for p in d.inputs)}))
+                                                      if any(p.name == k for p in d.inputs)},
+                                                  (defaults or {}).get(d.name)))
     except BudgetExceeded as exceeded:  # the whole program is too large: nothing more to check
         errors.append(exceeded.diagnostic)
     if not main and not errors and not checker.errors:

@@ -123,6 +123,19 @@ def load_class(generated: Generated, name: str, file: str, known: list[str]) -> 
 # ---------------------------------------------------------------- classes
 
 
+def flag_names(stmts: list[ir.InitStmt]) -> list[str]:
+    """The compile-time values forward reads (`self.flag`), at any depth of __init__'s ifs."""
+    out: list[str] = []
+    for stmt in stmts:
+        if isinstance(stmt, ir.Flag):
+            out.append(stmt.attr)
+        elif isinstance(stmt, ir.InitIf):
+            for _, body in stmt.branches:
+                out += flag_names(body)
+            out += flag_names(stmt.orelse)
+    return out
+
+
 def write_class(cls: ir.ClassDef) -> Writer:
     out = Writer()
     out.writeline(f"class {cls.name}(nn.Module):", cls.pos)
@@ -134,6 +147,10 @@ def write_class(cls: ir.ClassDef) -> Writer:
     if len(doc) > 1:
         out.writeline('"""')
     out.blank()
+    flags = list(dict.fromkeys(flag_names(cls.init)))
+    if flags:  # TorchScript compiles only the branches these choose (torch.jit's constants)
+        out.writeline("__constants__ = [" + ", ".join(f'"{f}"' for f in flags) + "]")
+        out.blank()
     params = ["self"] + [p.name if p.default is None else f"{p.name}={p.default}"
                          for p in cls.params]
     out.writeline(f"def __init__({', '.join(params)}):")

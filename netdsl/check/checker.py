@@ -63,6 +63,7 @@ class Checker(Evaluation, Pipelines, Binding, Layers, Blocks, Replays, Tensors, 
         self.forced: dict[int, int] = {}  # If statement -> branch, while exploring
         self.spec_uses: dict[str, list[Frame]] = {}
         self._explored: dict[tuple[int, int], tuple[list[Frame], str | None]] = {}
+        self.network_defaults: dict[str, dict[str, Any]] = {}  # see check_network
         self.budget = Budget()  # all networks together; see budget.py
         # for the warnings about silent pitfalls: the sizes of network inputs declared as the
         # batch `B` (by id, each kept alive), and tensors an in-place layer overwrote
@@ -101,7 +102,8 @@ class Checker(Evaluation, Pipelines, Binding, Layers, Blocks, Replays, Tensors, 
         try:
             frame = Frame(network.definition, speculative=True)
             self.spec_uses[network.definition.name] = [frame]
-            self.network_frame(frame, network.definition, network.frame.overrides)
+            self.network_frame(frame, network.definition, network.frame.overrides,
+                               self.network_defaults.get(network.definition.name, {}))
             self.run_body(frame)
             for frames in self.spec_uses.values():
                 found.extend(f for f in frames if f.branches.get(id(stmt)) == branch)
@@ -116,10 +118,14 @@ class Checker(Evaluation, Pipelines, Binding, Layers, Blocks, Replays, Tensors, 
         self._explored[key] = (found, reason)
         return found, reason
 
-    def check_network(self, d: n.Definition, overrides: dict[str, list[Any]]) -> NetworkResult:
+    def check_network(self, d: n.Definition, overrides: dict[str, list[Any]],
+                      defaults: dict[str, Any] | None = None) -> NetworkResult:
+        """`defaults`: hyperparameter values that replace the header's defaults (compile's
+        validation checks a class at other values than the defaults this way)."""
         self.nodes = []
         frame = Frame(d)
-        inputs = self.network_frame(frame, d, overrides)
+        self.network_defaults[d.name] = defaults or {}
+        inputs = self.network_frame(frame, d, overrides, defaults or {})
         self.uses.setdefault(d.name, []).append(frame)
         result = self.run_body(frame)
         tensors = flat_tensors(result)
@@ -131,12 +137,15 @@ class Checker(Evaluation, Pipelines, Binding, Layers, Blocks, Replays, Tensors, 
         params = sum(node.params for node in nodes if node.kind in ("layer", "op", "parameter"))
         return NetworkResult(d, frame, inputs, outputs, nodes, params)
 
-    def network_frame(self, frame: Frame, d: n.Definition,
-                      overrides: dict[str, list[Any]]) -> list[tuple[str, s.TT]]:
+    def network_frame(self, frame: Frame, d: n.Definition, overrides: dict[str, list[Any]],
+                      defaults: dict[str, Any]) -> list[tuple[str, s.TT]]:
         """Binds a network's hyperparameters and inputs in its frame."""
         frame.overrides = overrides
         for p in d.hyperparams:
             frame.hyper_deps[p.name] = frozenset((Ref(p.name, "hyper"),))
+            if p.name in defaults:
+                self.bind_hyper(frame, p.name, defaults[p.name])
+                continue
             if p.default is None:
                 self.error(SourceError(f"network hyperparameter {p.name!r} needs a default "
                                        f"value", p.pos,
@@ -205,8 +214,16 @@ class Checker(Evaluation, Pipelines, Binding, Layers, Blocks, Replays, Tensors, 
                 self.batch_whys[id(why)] = why
         if override is not None and p.type is not None:
             for dim_expr, value in zip(p.type.shape.dims, shape, strict=False):
-                if isinstance(dim_expr, n.Name) and isinstance(frame.env.get(dim_expr.id), Sym) \
-                        and frame.kinds.get(dim_expr.id) == "dim":
+                # the header's names keep meaning what --input gives them, so the body's
+                # `reshape(B, -1)` or `arange(T)` still checks
+                if not isinstance(dim_expr, n.Name):
+                    continue
+                if dim_expr.id not in frame.env:
+                    validate_name(dim_expr.id, dim_expr.pos, "a dimension")
+                    frame.env[dim_expr.id] = value
+                    frame.kinds[dim_expr.id] = "dim"
+                elif isinstance(frame.env.get(dim_expr.id), Sym) and \
+                        frame.kinds.get(dim_expr.id) == "dim":
                     frame.env[dim_expr.id] = value
         tt = s.TT(tuple(shape), dtype)
         tensor = Tensor(tt, tuple(whys))

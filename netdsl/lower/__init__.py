@@ -29,18 +29,106 @@ from typing import Any
 from .. import ir
 from .. import nodes as n
 from ..check import Checker, Frame
+from ..errors import NetDSLError
 from ..program import Program
 from ..values import BlockValue
+from . import validate
 from .classes import ClassLowering, display_name
 
 
 def lower(program: Program) -> ir.Module:
-    return Lowering(program).run()
+    """The classes of a checked program, each validated against `check` (validate.py): a
+    network hyperparameter the class cannot follow is not offered."""
+    forced: dict[str, dict[str, str]] = {}
+    module = Lowering(program, forced).run()
+    for _ in range(8):  # each round fixes at least one more hyperparameter, or stops
+        found = dishonest(program, module, forced)
+        if not found:
+            break
+        for name, reasons in found.items():
+            forced.setdefault(name, {}).update(reasons)
+        module = Lowering(program, forced).run()
+    return module
+
+
+def sample_values(default: Any) -> list[Any]:
+    """Values other than a default that compile's validation builds a class with."""
+    if isinstance(default, bool):
+        return [not default]
+    if isinstance(default, int):
+        return [v for v in dict.fromkeys((default + 1, default - 1, default * 2, 1))
+                if v >= 0 and v != default]
+    if isinstance(default, float):
+        return [default * 2, default / 2]
+    return []
+
+
+def dishonest(program: Program, module: ir.Module,
+              forced: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Per network class, the hyperparameters it offers for which, built with another value
+    that `check` accepts, it would not build the modules `check` finds; with the reason.
+    Each is tried alone, then all together (a size may follow each but not both)."""
+    found: dict[str, dict[str, str]] = {}
+    classes = {cls.name: cls for cls in module.classes}
+    text = program.sources.get(program.file)
+    if text is None:
+        return found
+    for net in program.networks:
+        name = net.definition.name
+        cls = classes.get(name)
+        if cls is None:
+            continue
+        samples: dict[str, list[Any]] = {}
+        for param in cls.params:
+            if param.name in forced.get(name, {}) or param.default is None:
+                continue
+            try:
+                samples[param.name] = sample_values(validate.evaluate(param.default, {}))
+            except validate.Unvalidated:
+                continue
+        trials = [{p: v} for p, values in samples.items() for v in values]
+        joint = {p: values[0] for p, values in samples.items() if values}
+        if len(joint) > 1:
+            trials.append(joint)
+        for values in trials:
+            if any(p in found.get(name, {}) for p in values):
+                continue
+            try:
+                why = disagreement(program, text, module, net, values)
+            except validate.Unvalidated:
+                break  # the class holds what the interpreter does not model: trusted
+            if why is not None:
+                found.setdefault(name, {})[next(iter(values))] = why
+    return found
+
+
+def disagreement(program: Program, text: str, module: ir.Module, net: Any,
+                 values: dict[str, Any]) -> str | None:
+    """How class `net` built with `values` differs from what `check` finds with them as the
+    defaults (None: it does not, or check rejects them and nothing is promised)."""
+    from ..program import check
+
+    name = net.definition.name
+    try:
+        again = check(text, program.file, net.frame.overrides, {name: values})
+    except NetDSLError:
+        return None
+    expected = validate.checked_modules(again.network(name).nodes)
+    shown = ", ".join(f"{p}={validate.safe(v)}" for p, v in values.items())
+    try:
+        built = validate.built_modules(module, name, values)
+    except validate.Refused:
+        return f"{shown} it would refuse to build"
+    if built == expected:
+        return None
+    return f"{shown} " + validate.first_difference(built, expected)
 
 
 class Lowering:
-    def __init__(self, program: Program) -> None:
+    def __init__(self, program: Program, forced: dict[str, dict[str, str]] | None = None) -> None:
         self.program = program
+        # network -> hyperparameter -> why validation fixed it (see lower())
+        self.forced: dict[str, dict[str, str]] = forced or {}
         assert program.checker is not None
         self.checker: Checker = program.checker
         self.classes: dict[str, ClassLowering] = {}

@@ -8,6 +8,7 @@ from .. import ir
 from .. import nodes as n
 from ..catalogue import MODULE_ATTRIBUTES
 from ..check import Frame, flat_tensors
+from ..dims import Ref
 from ..render import py_literal
 from .forward import Forward
 from .loops import Loops
@@ -62,6 +63,7 @@ class ClassLowering(Statements, Loops, Forward, Sizes, SourceLowering):
         self.loop_consts: dict[str, Any] = {}
         self.loop_vars: dict[int, str] = {}
         self.unrolled: dict[str, tuple[Any, list[ir.Ctor]]] = {}
+        self.loop_layers: dict[str, str] = {}  # a layer bound in a written-out loop: `c[1]`
         self.loop_index_name: str | None = None
         self.in_init = False  # see SourceLowering
         self.tensor_attrs: dict[str, str] = {}
@@ -71,6 +73,9 @@ class ClassLowering(Statements, Loops, Forward, Sizes, SourceLowering):
         self.late_init: list[ir.InitStmt] = []  # buffers that forward first reads in a branch
 
     def build(self) -> ir.ClassDef:
+        if not self.is_block:  # what compile's validation found the class cannot follow
+            for name in self.owner.forced.get(self.d.name, {}):
+                self.specialise(Ref(name, "hyper"))
         self.body(self.d.body, self.frames, top=True)
         init: list[ir.InitStmt] = []
         later = [*self.defaults(), *self.init, *self.late_init]
@@ -143,13 +148,21 @@ class ClassLowering(Statements, Loops, Forward, Sizes, SourceLowering):
             if self.specialised:
                 import textwrap
 
-                fixed = ", ".join(f"{k}={py_literal(v)}" for k, v in
-                                  sorted(self.specialised.items()))
-                them = "it" if len(self.specialised) == 1 else "them"
-                note = (f"Specialised for {fixed}: some size depends on {them} in a way "
-                        f"netdsl cannot write as an expression, so the class does not offer "
-                        f"{them} (change the source and compile again).")
-                lines += ["", *textwrap.wrap(note, 80)]
+                reasons = self.owner.forced.get(self.d.name, {})
+                written = {k: v for k, v in self.specialised.items() if k not in reasons}
+                if written:
+                    fixed = ", ".join(f"{k}={py_literal(v)}" for k, v in sorted(written.items()))
+                    them = "it" if len(written) == 1 else "them"
+                    note = (f"Specialised for {fixed}: some size depends on {them} in a way "
+                            f"netdsl cannot write as an expression, so the class does not "
+                            f"offer {them} (change the source and compile again).")
+                    lines += ["", *textwrap.wrap(note, 80)]
+                for name, reason in sorted(reasons.items()):
+                    value = py_literal(self.specialised.get(name))
+                    note = (f"Specialised for {name}={value}: built with {reason}, so the "
+                            f"class does not offer {name} (change the source and compile "
+                            f"again).")
+                    lines += ["", *textwrap.wrap(note, 80)]
             return lines
         source = display_name(self.owner.program.file)
         lines = [f"Block {self.d.name}, as used in {source}:", ""]

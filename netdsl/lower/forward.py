@@ -172,14 +172,16 @@ class Forward:
         if isinstance(func, n.Call):
             return self.apply_site(func, inputs, frame, multi)
         if isinstance(func, n.Name) and frame.kinds.get(func.id) == "layer":
-            return self.apply_value(frame.env.get(func.id), func.id, inputs, frame, multi)
+            return self.apply_value(frame.env.get(func.id), self.loop_layers.get(func.id, func.id),
+                                    inputs, frame, multi)
         raise Unsupported("call")
 
     def stage_code(self: ClassLowering, stage: n.Stage, inputs: list[ir.Expr], frame: Frame,
                    multi: bool = False) -> ir.Expr:
         name = stage.callee[0]
         if len(stage.callee) == 1 and frame.kinds.get(name) == "layer" and not stage.called:
-            return self.apply_value(frame.env.get(name), name, inputs, frame, multi)
+            return self.apply_value(frame.env.get(name), self.loop_layers.get(name, name), inputs,
+                                    frame, multi)
         return self.apply_site(stage, inputs, frame, multi)
 
     def apply_value(self: ClassLowering, value: Any, attr: str, inputs: list[ir.Expr],

@@ -206,6 +206,9 @@ class Sizes:
                 positional.append(code)
             else:
                 keywords.append((p.name, code))
+        dtype = weights_dtype(rec)
+        if dtype is not None:  # a half network's layers hold half weights, as check says
+            keywords.append(("dtype", dtype))
         return ir.Call(f"nn.{rec.cls}", positional, keywords)
 
     def block_ctor(self: ClassLowering, site: Any, rec: SiteRecord,
@@ -454,3 +457,18 @@ class Sizes:
                                      [self.sexpr(a, PRECEDENCE["**"] + 1) for a in e.args],
                                      prec)
         raise Unsupported(type(e).__name__)
+
+
+TORCH_FLOATS = {"half": "torch.float16", "float16": "torch.float16", "bfloat16": "torch.bfloat16",
+                "double": "torch.float64", "float64": "torch.float64"}
+
+
+def weights_dtype(rec: SiteRecord) -> str | None:
+    """`torch.float16` for a layer with weights whose input is half (torch computes a layer
+    in its input's dtype only when its weights have it too); None for float32."""
+    if rec.node.params == 0 and rec.cls not in ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"):
+        return None
+    dtypes = {t.tt.dtype for t in rec.node.inputs}
+    if len(dtypes) != 1:
+        return None
+    return TORCH_FLOATS.get(dtypes.pop())

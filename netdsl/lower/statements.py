@@ -48,6 +48,13 @@ class Statements:
     def if_stmt(self: ClassLowering, stmt: n.If, frames: list[Frame], final: bool) -> list[Frame]:
         """Lowers an `if` into __init__ and forward; returns the explored frames it used."""
         count = len(stmt.branches) + 1
+        if self.loop_path:  # in a written-out loop: the branch this iteration takes
+            taken_here = self.iteration_branch(stmt, frames[0])
+            if taken_here is not None:
+                bodies_here = [b for _, b in stmt.branches] + [stmt.orelse or []]
+                if bodies_here[taken_here]:
+                    self.body(bodies_here[taken_here], frames, top=final)
+                return []
         groups = [[f for f in frames if f.branches.get(id(stmt)) == i] for i in range(count)]
         failed: dict[int, str] = {}
         explored: list[Frame] = []
@@ -66,7 +73,7 @@ class Statements:
         bodies = [b for _, b in stmt.branches] + [stmt.orelse or []]
         if len(taken) <= 1:
             if taken and groups[taken[0]]:
-                self.body(bodies[taken[0]], groups[taken[0]])
+                self.body(bodies[taken[0]], groups[taken[0]], top=final)
             return explored
         saved_init, saved_fwd = self.init, self.fwd
         parts: list[tuple[int, list[ir.InitStmt], list[ir.ForwardStmt]]] = []
@@ -76,8 +83,8 @@ class Statements:
                 self.init.append(ir.Fail(
                     f"netdsl could not check this branch of {self.d.name} "
                     f"({failed[i]}), so the class does not build it"))
-            else:
-                self.body(bodies[i], groups[i])
+            else:  # the last statement of a body: each branch returns its value
+                self.body(bodies[i], groups[i], top=final)
             parts.append((i, self.init, self.fwd))
         self.init, self.fwd = saved_init, saved_fwd
         # a submodule, parameter or buffer built on one path is None on the others
@@ -127,12 +134,34 @@ class Statements:
         self.fwd.append(ir.If(fwd_branches, orelse_fwd))
         return explored
 
+    def iteration_branch(self: ClassLowering, stmt: n.If, frame: Frame) -> int | None:
+        """Which branch of `stmt` the iteration being written out takes: its conditions
+        evaluated with the loop variables' values of this iteration (the frame holds the last
+        iteration's). A condition on a hyperparameter is decided at its value here; compile's
+        validation then fixes that hyperparameter if the class cannot follow it."""
+        saved = {name: frame.env.get(name) for name in self.loop_consts}
+        try:
+            frame.env.update(self.loop_consts)
+            for i, (cond, _) in enumerate(stmt.branches):
+                value = self.static_value(cond, frame)
+                if not isinstance(value, (bool, int)):
+                    return None
+                if value:
+                    return i
+            return len(stmt.branches)
+        finally:
+            frame.env.update(saved)
+
     def assign(self: ClassLowering, stmt: n.Assign, frame: Frame) -> None:
         target, value = stmt.target, stmt.value
         if isinstance(target, n.Name):
             kind = frame.kinds.get(target.id)
             if kind == "layer" and isinstance(value, n.BinOp):  # `twice = linear(4) * 2`
                 value = value.left if isinstance(value.left, n.Call) else value.right
+            if kind == "layer" and isinstance(value, n.Call) and self.loop_path:
+                # bound in a written-out loop: each iteration's own layer, as check builds
+                self.loop_layers[target.id] = self.unrolled_call(value, frame, target.id)
+                return
             if kind == "layer" and isinstance(value, n.Call):
                 ctor = self.site_ctor(value, frame)
                 if ctor is not None:

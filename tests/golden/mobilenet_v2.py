@@ -46,6 +46,8 @@ class InvertedResidual(nn.Module):
     ... and 6 more
     """
 
+    __constants__ = ["branch1"]
+
     def __init__(self, C, out_channels, stride, expand_ratio):
         super().__init__()
         hidden = C * expand_ratio
