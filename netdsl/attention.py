@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .dims import Dim, dim_str, shape_str
+from .dtypes import canonical, promote_types
 from .shapes import (
     FLOAT_DTYPES,
     TT,
@@ -32,23 +33,8 @@ from .shapes import (
 
 # ---------------------------------------------------------------- dtypes
 
-# one name per floating-point dtype, as torch compares them
-_FLOAT_NAMES = {"float": "float", "float32": "float", "double": "double", "float64": "double",
-                "half": "half", "float16": "half", "bfloat16": "bfloat16"}
-_FLOAT_RANK = {"half": 0, "bfloat16": 0, "float": 1, "double": 2}
-
-
 def _dtype(t: TT) -> str:
-    return _FLOAT_NAMES.get(t.dtype, t.dtype)
-
-
-def _promote(a: str, b: str) -> str:
-    """torch's type promotion between two floating-point dtypes."""
-    if a == b:
-        return a
-    if {a, b} == {"half", "bfloat16"}:
-        return "float"
-    return a if _FLOAT_RANK[a] > _FLOAT_RANK[b] else b
+    return canonical(t.dtype)
 
 
 def _float_input(call: Call, t: TT, what: str) -> None:
@@ -258,7 +244,7 @@ def _check_masks(att: Attention) -> None:
     added = [_dtype(q) if m.dtype == "bool" else _dtype(m)
              for m in (padding, None if dropped else attn) if m is not None]
     if added:
-        merged = added[0] if len(added) == 1 else _promote(added[0], added[1])
+        merged = added[0] if len(added) == 1 else promote_types(added[0], added[1])
         allowed = (_dtype(q),) if att.need_weights else (_dtype(q), "float")
         if merged not in allowed:
             raise ShapeError(f"a float mask must have the query's dtype ({q.dtype}), but the "

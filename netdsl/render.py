@@ -17,6 +17,22 @@ def py_str(text: str) -> str:
     return f'"{body}"'
 
 
+def docstring_line(text: str) -> str:
+    """One line of a generated docstring: the text as it reads, escaped only where Python
+    would read it otherwise, so that no value (a user's string hyperparameter) can end the
+    docstring or the line: backslashes doubled, every quote of a run of three escaped, a
+    trailing quote escaped (it would join the closing quotes), what is not printable written
+    as an escape."""
+    line = "".join(ch if ch == "\\" or ch.isprintable() else
+                   ch.encode("unicode_escape").decode("ascii")
+                   for ch in text.replace("\\", "\\\\"))
+    while '"""' in line:
+        line = line.replace('"""', '\\"\\"\\"')
+    if line.endswith('"'):
+        line = line[:-1] + '\\"'
+    return line
+
+
 def py_literal(value: Any, symbolic: bool = False) -> str:
     """A compile-time value as Python source. With symbolic=True, sizes that remember an
     expression (SInt) are written as that expression."""

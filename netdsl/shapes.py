@@ -17,10 +17,7 @@ from typing import Any
 
 from . import strides
 from .dims import Dim, SInt, Sym, dim_str, exact_div, make_op, product, shape_str
-
-INT_DTYPES = ("long", "int", "int64", "int32", "int16", "int8", "uint8")
-FLOAT_DTYPES = ("float", "float32", "float64", "double", "half", "float16", "bfloat16")
-DTYPES = INT_DTYPES + FLOAT_DTYPES + ("bool",)
+from .dtypes import DTYPES, FLOAT_DTYPES, INT_DTYPES, canonical, result_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +172,19 @@ def window_out(size: Dim, k: int, s: int, p: int, d: int, ceil: bool, axis_name:
                 return SInt(out_value, expr)
     span = d * (k - 1) + 1
     if isinstance(size, Sym):
-        return (size + 2 * p - span) // s + 1
+        if not ceil:
+            return (size + 2 * p - span) // s + 1
+        # ceil_mode rounds up, less a last window that would start in the padding; that
+        # never happens when the stride is at most the window less the padding, so the
+        # rounding up is the whole formula there (torch's pooling_output_shape)
+        if s <= span - p:
+            return (size + 2 * p - span + s - 1) // s + 1
+        raise ShapeError(
+            f"{layer} with ceil_mode=true on the symbolic {axis_name} {size}: torch drops a "
+            f"last window that would start in the padding, so the size is no formula here "
+            f"(stride {s} is more than the window {span} less the padding {p})",
+            explain=[(0, axis)] if axis >= 0 else [],
+            fix="give the size a value (--input), or use ceil_mode=false")
     value = int(size)
     room = value + 2 * p - span
     out = (room + (s - 1 if ceil else 0)) // s + 1
@@ -1082,7 +1091,11 @@ def broadcast(shapes: list[tuple[Dim, ...]], what: str) -> tuple[Dim, ...]:
     out: list[Dim] = []
     for i in range(rank):
         sizes = [s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 0]
-        chosen: Dim = 1
+        # where every size is 1, one that is 1 only for these values (`heads` at heads=1)
+        # is kept: it is the size for other values
+        chosen: Dim = next((d for d in sizes if isinstance(d, SInt) and
+                            d.expr.__class__ is not int), 1) if all(
+            d == 1 for d in sizes) else 1
         for size in sizes:
             if size == 1:
                 continue
@@ -1098,19 +1111,12 @@ def broadcast(shapes: list[tuple[Dim, ...]], what: str) -> tuple[Dim, ...]:
     return tuple(out)
 
 
-def _result_dtype(inputs: list[TT]) -> str:
-    for t in inputs:
-        if t.dtype in FLOAT_DTYPES:
-            return t.dtype
-    return inputs[0].dtype
-
-
 def elementwise(op_name: str, cls: str) -> Rule:
     def rule(call: Call) -> Applied:
         if len(call.inputs) < 2:
             raise ShapeError(f"{op_name} takes two or more tensors, e.g. (a, b) -> {op_name}")
         shape = broadcast([t.shape for t in call.inputs], op_name)
-        return Applied(TT(shape, _result_dtype(call.inputs)), cls)
+        return Applied(TT(shape, result_type(call.inputs)), cls)
     return rule
 
 
@@ -1127,7 +1133,12 @@ def matmul(call: Call) -> Applied:
         a.rank > 2 or b.rank > 2) else ()
     shape = (*batch, *(a.shape[-2:-1] if a.rank >= 2 else ()), *(b.shape[-1:] if b.rank >= 2
                                                                   else ()))
-    return Applied(TT(tuple(shape), _result_dtype([a, b])), "torch.matmul")
+    if canonical(a.dtype) != canonical(b.dtype):  # torch.matmul never promotes
+        raise ShapeError(f"@ needs tensors of one dtype (torch.matmul does not promote), but "
+                         f"they are {a.dtype} and {b.dtype}")
+    if a.dtype == "bool":
+        raise ShapeError("@ has no bool kernel in torch")
+    return Applied(TT(tuple(shape), a.dtype), "torch.matmul")
 
 
 def cat(call: Call) -> Applied:
@@ -1153,7 +1164,7 @@ def cat(call: Call) -> Applied:
             t.shape[axis], Sym) else total + t.shape[axis]
     shape = list(ins[0].shape)
     shape[axis] = total
-    return Applied(TT(tuple(shape), _result_dtype(ins)), "torch.cat",
+    return Applied(TT(tuple(shape), result_type(ins)), "torch.cat",
                    parents={j: ([j] if j != axis else []) for j in range(rank)})
 
 
@@ -1166,7 +1177,7 @@ def stack(call: Call) -> Applied:
                              f"input {i + 1} is {t}")
     axis = norm_axis(call.a["dim"], first.rank + 1)
     shape = (*first.shape[:axis], len(ins), *first.shape[axis:])
-    return Applied(TT(shape, _result_dtype(ins)), "torch.stack", parents={})
+    return Applied(TT(shape, result_type(ins)), "torch.stack", parents={})
 
 
 def reduce(cls: str) -> Rule:
@@ -1200,6 +1211,11 @@ def chunk(call: Call) -> Applied:
     n = call.a["chunks"]
     positive(n, "chunks")
     axis = norm_axis(call.a["dim"], x.rank)
+    if isinstance(x.shape[axis], Sym) and isinstance(n, int):
+        # a symbolic size that n divides for every value (16*T into 2): n equal pieces
+        piece = exact_div(x.shape[axis], n)
+        if piece is not None and isinstance(piece, Sym):
+            return _split_outputs(x, axis, [piece] * n, "torch.chunk")
     size = need_int(x.shape[axis], f"dimension {axis}")
     step = -(-size // n)
     sizes = [min(step, size - i) for i in range(0, size, step)] if size else [0]
@@ -1222,7 +1238,7 @@ def split(call: Call) -> Applied:
     return _split_outputs(x, axis, sizes, "torch.split")
 
 
-def _split_outputs(x: TT, axis: int, sizes: list[int], cls: str) -> Applied:
+def _split_outputs(x: TT, axis: int, sizes: Sequence[Dim], cls: str) -> Applied:
     """The pieces are views into x: they keep its strides, which a piece narrower than x
     along an inner dimension does not fill contiguously."""
     outs = []

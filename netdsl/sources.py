@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .dims import Dim, Sym
-from .shapes import DTYPES, FLOAT_DTYPES, TT, Applied, Call, ShapeError
+from .shapes import FLOAT_DTYPES, TT, Applied, Call, ShapeError
 
 if TYPE_CHECKING:
     from .values import Node
@@ -35,7 +35,6 @@ INIT_KEYWORDS = frozenset(k for keys in INITS.values() for k in keys)
 RANDOM_LIKE = frozenset(("randn_like", "rand_like"))
 
 # torch's name for each netdsl dtype (every one is an attribute of torch)
-TORCH_DTYPES = {name: name for name in DTYPES}
 
 
 def integer_dtype(value: Any) -> bool:

@@ -15,88 +15,19 @@ from typing import Any
 
 from . import strides
 from .dims import Dim, Sym, dim_str, shape_str
-from .shapes import FLOAT_DTYPES, TT, Applied, Call, Rule, ShapeError, broadcast, norm_axis
-
-# every spelling of a dtype -> the one netdsl writes for a result
-CANONICAL = {"float": "float", "float32": "float", "float64": "double", "double": "double",
-             "half": "half", "float16": "half", "bfloat16": "bfloat16", "long": "long",
-             "int64": "long", "int": "int", "int32": "int", "int16": "int16", "int8": "int8",
-             "uint8": "uint8", "bool": "bool"}
-BITS = {"bool": 1, "uint8": 8, "int8": 8, "int16": 16, "int": 32, "long": 64, "half": 16,
-        "bfloat16": 16, "float": 32, "double": 64}
-DEFAULT_FLOAT = "float"  # torch's default dtype, which Python floats and int -> float ops take
-# the values each integer dtype holds, and the largest finite value of each float dtype
-INT_RANGE = {"uint8": (0, 255), "int8": (-128, 127), "int16": (-(1 << 15), (1 << 15) - 1),
-             "int": (-(1 << 31), (1 << 31) - 1), "long": (-(1 << 63), (1 << 63) - 1)}
-FLOAT_MAX = {"half": 65504.0, "bfloat16": 3.3895313892515355e38,
-             "float": 3.4028234663852886e38, "double": math.inf}
-
-Number = int | float | bool
-Operand = TT | Number  # a tensor, or a Python number in an operator
-
-
-def canonical(dtype: str) -> str:
-    return CANONICAL[dtype]
-
-
-def is_float(dtype: str) -> bool:
-    return dtype in FLOAT_DTYPES
-
-
-def is_bool(dtype: str) -> bool:
-    return dtype == "bool"
-
-
-def promote_types(a: str, b: str) -> str:
-    """torch.promote_types for the dtypes netdsl knows."""
-    a, b = canonical(a), canonical(b)
-    if a == b:
-        return a
-    if is_bool(a) or is_bool(b):
-        return b if is_bool(a) else a
-    if is_float(a) != is_float(b):
-        return a if is_float(a) else b
-    if is_float(a):  # half with bfloat16: neither holds the other
-        return "float" if {a, b} == {"half", "bfloat16"} else max(a, b, key=BITS.__getitem__)
-    if "uint8" in (a, b):  # uint8 with a signed type: the signed type wide enough for both
-        other = b if a == "uint8" else a
-        return "int16" if other == "int8" else other
-    return max(a, b, key=BITS.__getitem__)
-
-
-def _number_dtype(value: Number) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    return "long" if isinstance(value, int) else DEFAULT_FLOAT
-
-
-def _promote_all(dtypes: Sequence[str]) -> str | None:
-    out: str | None = None
-    for d in dtypes:
-        out = d if out is None else promote_types(out, d)
-    return out
-
-
-def _combine(higher: str | None, lower: str | None) -> str | None:
-    """ATen's combine_categories: a lower tier changes the result only to a higher category."""
-    if higher is None:
-        return lower
-    if lower is None or is_float(higher):
-        return higher
-    if is_bool(higher) or is_float(lower):
-        return promote_types(higher, lower)
-    return higher
-
-
-def result_type(operands: Sequence[Operand]) -> str:
-    """torch.result_type of tensors and Python numbers."""
-    dimensioned = [canonical(o.dtype) for o in operands if isinstance(o, TT) and o.rank]
-    zero_dim = [canonical(o.dtype) for o in operands if isinstance(o, TT) and not o.rank]
-    numbers = [_number_dtype(o) for o in operands if not isinstance(o, TT)]
-    found = _combine(_promote_all(dimensioned), _combine(_promote_all(zero_dim),
-                                                         _promote_all(numbers)))
-    assert found is not None
-    return found
+from .dtypes import (
+    DEFAULT_FLOAT,
+    FLOAT_MAX,
+    INT_RANGE,
+    Number,
+    Operand,
+    canonical,
+    is_bool,
+    is_float,
+    number_dtype,
+    result_type,
+)
+from .shapes import TT, Applied, Call, Rule, ShapeError, broadcast, norm_axis
 
 
 def _tensors(operands: Sequence[Operand]) -> list[TT]:
@@ -115,7 +46,7 @@ def binary(symbol: str, left: Operand, right: Operand) -> TT:
     dtype = result_type(operands)
     if symbol in ("==", "!=", "<", "<=", ">", ">="):
         return TT(shape, "bool", _elementwise_layout(tensors[0]) if len(tensors) == 1 else None)
-    kinds = [o.dtype if isinstance(o, TT) else _number_dtype(o) for o in operands]
+    kinds = [o.dtype if isinstance(o, TT) else number_dtype(o) for o in operands]
     if symbol == "-" and "bool" in (kinds[0] if isinstance(left, TT) else "",
                                     kinds[1] if isinstance(right, TT) else ""):
         raise ShapeError("'-' does not take a bool tensor in torch; to invert a mask, use "

@@ -245,7 +245,7 @@ class Generator:
         elif self.chance(0.2):
             layer = self.fresh("layer")
             text, shape = self.stage(scope, scope.tensors[var])
-            self.emit(indent + 1, f"{layer} = {text}")
+            self.emit(indent + 1, f"{layer} = {text if '(' in text else text + '()'}")
             self.emit(indent + 1, f"{var} = {var} -> {layer}")
             scope.tensors[var] = shape
         else:
@@ -266,7 +266,7 @@ class Generator:
     def bound_layer(self, scope: Scope, indent: int, var: str) -> None:
         shape = scope.tensors[var]
         name = self.fresh("shared")
-        stage = "relu" if shape.kind == "img" else f"linear({shape.width})"
+        stage = "relu()" if shape.kind == "img" else f"linear({shape.width})"
         self.emit(indent, f"{name} = {stage}")
         if self.chance(0.5):
             self.emit(indent, f"{var} = {var} -> {name} -> {name}")
@@ -314,6 +314,20 @@ class Generator:
             scope.tensors[var] = Shape("vec", shape.width)
         elif r < 0.85 and shape.kind == "vec":
             self.emit(indent, f"{var} = {var} -> reshape(B, -1)")
+        elif r < 0.9 and shape.kind == "seq":
+            w, wv = self.size_expr(scope, self.rng.choice([4, 6]))
+            if self.chance(0.5):
+                out, h, c = self.fresh("out"), self.fresh("h"), self.fresh("c")
+                self.emit(indent, f"{out}, ({h}, {c}) = {var} -> lstm({w}, batch_first=true)")
+                self.emit(indent, f"{var} = {out}")
+            else:
+                self.emit(indent, f"{var} = {var} -> gru({w}, batch_first=true)")
+            shape.width = wv
+        elif r < 0.95:
+            made = self.rng.choice([f"arange({shape.width})", f"ones({shape.width})",
+                                    f"zeros(1, {shape.width})"])
+            self.emit(indent, f"{var} = {var} + ({made} -> unsqueeze(0))" if made.startswith(
+                "arange") else f"{var} = {var} + {made}")
         elif shape.kind == "seq" and shape.width % 2 == 0:
             self.emit(indent, f'{var} = {var} -> rearrange("b t (n d) -> b n t d", n=2) -> '
                               f'rearrange("b n t d -> b t (n d)")')

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 import torch
 from conftest import example_files
+from differential import with_defaults
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_examples import concrete, make_inputs
 
 import netdsl
-from netdsl import nodes as n
 
 GENERIC = Path(__file__).resolve().parent / "generic"
 CASES = sorted(GENERIC.glob("*.net")) + example_files()
@@ -30,27 +30,6 @@ def compiled(path: Path) -> tuple[Any, dict[str, type]]:
     classes = {net.definition.name: netdsl.build(program, net.definition.name)
                for net in program.networks}
     return program, classes
-
-
-def literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value)
-
-
-def with_defaults(text: str, definition: n.Definition, values: dict[str, Any]) -> str:
-    """The source with the network's hyperparameter defaults replaced by `values`."""
-    lines = text.split("\n")
-    edits = []
-    for p in definition.hyperparams:
-        if p.name in values and p.default is not None:
-            pos = p.default.pos
-            assert pos.line == pos.end_line
-            edits.append((pos.line, pos.column, pos.end_column, literal(values[p.name])))
-    for line, start, end, new in sorted(edits, reverse=True):
-        row = lines[line - 1]
-        lines[line - 1] = row[:start - 1] + new + row[end - 1:]
-    return "\n".join(lines)
 
 
 def strategy_for(default: Any) -> st.SearchStrategy[Any] | None:

@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import ast
 import keyword
+import os
 import re
+from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import netdsl
+from netdsl.render import docstring_line
 
 FORBIDDEN = {"exec", "eval", "compile", "open", "__import__", "getattr", "setattr", "globals",
              "locals", "vars", "os", "sys", "subprocess", "builtins", "input", "breakpoint"}
@@ -128,3 +133,40 @@ def test_generated_names_are_made_safe_not_rejected() -> None:
     assert "def forward(self, torch_):" in code
     model = netdsl.build(program, "N")()
     assert model(torch.randn(2, 3)).shape == (2, 4)
+
+
+HOSTILE = Path(__file__).resolve().parent / "hostile"
+
+
+@pytest.mark.parametrize("name", ["08_docstring_injection_specialised_string",
+                                  "08c_block_written_for_docstring_injection"])
+def test_a_string_in_a_docstring_stays_data(name: str, tmp_path: Path) -> None:
+    """A specialised string hyperparameter holding `\"\"\"` is written into the docstring as
+    text: importing the module runs nothing but class definitions."""
+    program = netdsl.check_file(HOSTILE / f"{name}.net")
+    code = netdsl.to_pytorch(program)
+    tree = ast.parse(code)
+    assert all(isinstance(node, (ast.ClassDef, ast.Import, ast.ImportFrom, ast.FunctionDef))
+               for node in tree.body)
+    namespace: dict[str, object] = {}
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        exec(compile(code, "<generated>", "exec"), namespace)
+    finally:
+        os.chdir(cwd)
+    assert not list(tmp_path.iterdir())  # the payload would have made ./PWNED
+    docs = " ".join(str(getattr(v, "__doc__", "")) for v in namespace.values()
+                    if isinstance(v, type))
+    assert '""";' in docs  # the value, as it reads, in the docstring
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_docstring_line_round_trips_any_text(text: str) -> None:
+    """docstring_line(t), between a docstring's quotes, is read back by Python as t, alone
+    or as the last line before the closing quotes."""
+    line = docstring_line(text)
+    assert ast.literal_eval(f'"""{line}"""') == text
+    assert ast.literal_eval(f'"""first\n    {line}\n"""') == f"first\n    {text}\n"
+    assert "\n" not in line and "\r" not in line

@@ -363,14 +363,19 @@ def test_a_block_that_cannot_follow_a_hyperparameter_refuses_other_values() -> N
     agrees_with_check(DEEP)
 
 
-def test_a_block_used_with_two_values_it_cannot_follow_is_a_located_error() -> None:
+def test_a_block_used_with_two_values_it_cannot_follow_gets_a_class_per_value() -> None:
     source = DEEP.replace("    x -> Deep -> linear(5)\n",
                           "    (x -> Deep, x -> Deep(n=2)) -> cat(dim=1)\n")
     program = netdsl.check_source(source, "loops.net")
-    with pytest.raises(NetDSLError) as info:
-        netdsl.to_pytorch(program)
-    assert "block Deep is used with n = 2 and 3" in str(info.value)
-    assert info.value.diagnostics[0].line == 2
+    classes: dict[str, Any] = {}
+    exec(netdsl.to_pytorch(program), classes)
+    three, two = classes["Deep_n3"], classes["Deep_n2"]
+    assert "Written for n=3" in (three.__doc__ or "")
+    assert sum(p.numel() for p in three(4).parameters()) == 3 * 20
+    assert sum(p.numel() for p in two(4).parameters()) == 2 * 20
+    with pytest.raises(ValueError, match="Deep is written for n=2 only"):
+        two(4, n=3)
+    agrees_with_check(source)
 
 
 def test_a_rearrange_pattern_from_a_block_hyperparameter_is_refused_when_changed() -> None:

@@ -19,7 +19,7 @@ PER_CHUNK = 100
 # TorchScript and torch.fx on every fourth program (they cost more than the rest together)
 TOOLS_EVERY = 4
 
-KNOWN: frozenset[int] = frozenset({158, 211, 271, 282, 332, 393, 554, 614, 741})
+KNOWN: frozenset[int] = frozenset()
 
 
 def run_seed(seed: int) -> list[str]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import ir
-from ..render import py_str
+from ..render import docstring_line, py_str
 from ..spelling import operand, power
 from .writer import Writer
 
@@ -140,7 +140,7 @@ def write_class(cls: ir.ClassDef) -> Writer:
     out = Writer()
     out.writeline(f"class {cls.name}(nn.Module):", cls.pos)
     out.indent()
-    doc = cls.docstring
+    doc = [docstring_line(line) for line in cls.docstring]  # user strings are data
     out.writeline(f'"""{doc[0]}' + ('"""' if len(doc) == 1 else ""))
     for line in doc[1:]:
         out.lines.append(("    " + line) if line else "")

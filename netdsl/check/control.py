@@ -96,9 +96,11 @@ def generalise_repetition(steps: list[Any], count: Any) -> Any:
         if isinstance(last, Sym) or not isinstance(last, int):
             shape.append(last)
             continue
+        # a copy whose size here is symbolic (T before `mean(dim=1, keepdim=true)` makes it
+        # 1) follows no progression: the size depends on n in a way no expression writes
         polys = [normal(expr_of(t.shape[axis]))  # type: ignore[arg-type]  # not a Sym here
-                 if isinstance(t, Tensor) and len(ranks) == 1
-                 else None for t in inputs]
+                 if isinstance(t, Tensor) and len(ranks) == 1 and
+                 not isinstance(t.shape[axis], Sym) else None for t in inputs]
         if any(p is None for p in polys) or len(polys) < 3:
             deps = frozenset(refs(expr_of(last))) | count_refs
             if len(polys) >= 2 and all(p == polys[0] for p in polys if p is not None) and \

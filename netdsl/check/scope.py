@@ -174,8 +174,12 @@ def _substitute(e: Any, frame: Frame) -> Any:
         if e.kind == "local" and frame.local_exprs.get(e.name) is not None:
             return _substitute(frame.local_exprs[e.name], frame)
         raise KeyError(e)
+    if isinstance(e, SInt):  # an operand that kept its own expression (`x.3 + SInt(0, ...)`)
+        return _substitute(e.expr, frame)
     if isinstance(e, int):
         return e
+    if isinstance(e, Opaque):  # a local computed by max(...), say: no expression to rewrite
+        raise KeyError(e)
     # Python's operators: an SInt operand rebuilds the expression in the caller's terms
     return ARITHMETIC[e.op](_substitute(e.left, frame), _substitute(e.right, frame))
 

@@ -41,7 +41,11 @@ def symbolic_slice(size: Dim, bounds: list[Any]) -> Dim | None:
     that leaves the length unknown."""
     lower, upper, step = bounds
     if step not in (None, 1):
-        return None
+        if not isinstance(step, int) or isinstance(step, Sym):
+            return None
+        # every step-th of the elements the unit-step slice keeps: ceil(length / step)
+        length = symbolic_slice(size, [lower, upper, None])
+        return None if length is None else (length + step - 1) // step
     if isinstance(lower, int) and lower < 0 and isinstance(upper, int) and upper >= 0 and \
             not isinstance(upper, Sym):
         # from the end to a fixed position: empty or not depending on the size

@@ -24,6 +24,7 @@ torch.fx, TorchScript, torch.export and torch.compile accept it.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .. import ir
@@ -31,9 +32,11 @@ from .. import nodes as n
 from ..check import Checker, Frame
 from ..errors import NetDSLError
 from ..program import Program
+from ..render import py_literal
 from ..values import BlockValue
 from . import validate
 from .classes import ClassLowering, display_name
+from .sizes import SplitByValue
 
 
 def lower(program: Program) -> ir.Module:
@@ -56,7 +59,7 @@ def sample_values(default: Any) -> list[Any]:
     if isinstance(default, bool):
         return [not default]
     if isinstance(default, int):
-        return [v for v in dict.fromkeys((default + 1, default - 1, default * 2, 1))
+        return [v for v in dict.fromkeys((default + 1, default - 1, default * 2, 1, 2, 3))
                 if v >= 0 and v != default]
     if isinstance(default, float):
         return [default * 2, default / 2]
@@ -86,6 +89,11 @@ def dishonest(program: Program, module: ir.Module,
                 samples[param.name] = sample_values(validate.evaluate(param.default, {}))
             except validate.Unvalidated:
                 continue
+        try:  # what the class does at its defaults, which other values are compared with
+            default_ops = validate.instantiate(module, name, {})[1]
+        except (validate.Unvalidated, validate.Refused):
+            continue
+        default = (validate.checked_path(net.nodes), default_ops)
         trials = [{p: v} for p, values in samples.items() for v in values]
         joint = {p: values[0] for p, values in samples.items() if values}
         if len(joint) > 1:
@@ -94,7 +102,7 @@ def dishonest(program: Program, module: ir.Module,
             if any(p in found.get(name, {}) for p in values):
                 continue
             try:
-                why = disagreement(program, text, module, net, values)
+                why = disagreement(program, text, module, net, values, default)
             except validate.Unvalidated:
                 break  # the class holds what the interpreter does not model: trusted
             if why is not None:
@@ -103,9 +111,10 @@ def dishonest(program: Program, module: ir.Module,
 
 
 def disagreement(program: Program, text: str, module: ir.Module, net: Any,
-                 values: dict[str, Any]) -> str | None:
+                 values: dict[str, Any], default: tuple[Any, Any]) -> str | None:
     """How class `net` built with `values` differs from what `check` finds with them as the
-    defaults (None: it does not, or check rejects them and nothing is promised)."""
+    defaults (None: it does not, or check rejects them and nothing is promised). `default`:
+    check's operations and the class's forward path at the defaults."""
     from ..program import check
 
     name = net.definition.name
@@ -113,15 +122,21 @@ def disagreement(program: Program, text: str, module: ir.Module, net: Any,
         again = check(text, program.file, net.frame.overrides, {name: values})
     except NetDSLError:
         return None
-    expected = validate.checked_modules(again.network(name).nodes)
+    nodes = again.network(name).nodes
+    expected = validate.checked_modules(nodes)
     shown = ", ".join(f"{p}={validate.safe(v)}" for p, v in values.items())
     try:
-        built = validate.built_modules(module, name, values)
+        built, ops = validate.instantiate(module, name, values)
     except validate.Refused:
         return f"{shown} it would refuse to build"
-    if built == expected:
-        return None
-    return f"{shown} " + validate.first_difference(built, expected)
+    if built != expected:
+        return f"{shown} " + validate.first_difference(built, expected)
+    checked_default, class_default = default
+    if validate.checked_path(nodes) != checked_default and ops == class_default:
+        # forward computes what it computes at the defaults, where check computes other things
+        return (f"{shown} its forward would run the operations it runs at the default, "
+                f"where check finds others (a branch or a loop it cannot follow)")
+    return None
 
 
 class Lowering:
@@ -132,6 +147,8 @@ class Lowering:
         assert program.checker is not None
         self.checker: Checker = program.checker
         self.classes: dict[str, ClassLowering] = {}
+        self.variants: dict[int, ClassLowering] = {}  # a use's frame -> its split class
+        self.variant_names: set[str] = set()
         self.helpers: list[str] = []
         self.networks = {net.definition.name: net for net in program.networks}
         self._reached: dict[int, set[str]] = {}
@@ -202,9 +219,53 @@ class Lowering:
         classes: list[ir.ClassDef] = []
         for d in self.order():
             frames = self.program.uses.get(d.name, [])
-            if not frames:
-                continue
-            lowering = ClassLowering(self, d, frames)
-            self.classes[d.name] = lowering
-            classes.append(lowering.build())
+            if frames:
+                classes += self.lower_definition(d, frames)
         return ir.Module(display_name(self.program.file), classes, self.helpers)
+
+    def lower_definition(self, d: n.Definition, frames: list[Frame]) -> list[ir.ClassDef]:
+        """One class for a definition; for a block used with values of a hyperparameter it
+        cannot follow, one class per value (`C2f_n1`, `C2f_n2`), each for its uses."""
+        groups: list[tuple[list[Frame], list[str]]] = [(frames, [])]
+        out: list[ir.ClassDef] = []
+        while groups:
+            group, written_for = groups.pop(0)
+            name = self.variant_name(d.name, written_for)
+            lowering = ClassLowering(self, d, group, name, ", ".join(written_for))
+            try:
+                built = lowering.build()
+            except SplitByValue as split:
+                if len(written_for) >= 8:
+                    raise
+                by_value: dict[str, list[Frame]] = {}
+                for frame in group:
+                    if not frame.speculative:
+                        key = py_literal(frame.env.get(split.name))
+                        by_value.setdefault(key, []).append(frame)
+                explored = [f for f in group if f.speculative]
+                groups[:0] = [(uses + explored, [*written_for, f"{split.name}={value}"])
+                              for value, uses in by_value.items()]
+                continue
+            if written_for:
+                for frame in group:
+                    self.variants[id(frame)] = lowering
+            else:
+                self.classes[d.name] = lowering
+            self.classes.setdefault(d.name, lowering)
+            out.append(built)
+        return out
+
+    def variant_name(self, name: str, written_for: list[str]) -> str:
+        if not written_for:
+            return name
+        text = "_".join(re.sub(r"[^A-Za-z0-9]", "", w.replace("=", "")) for w in written_for)
+        candidate = f"{name}_{text}"[:80]
+        while candidate in self.program.definitions or candidate in self.variant_names:
+            candidate += "_"
+        self.variant_names.add(candidate)
+        return candidate
+
+    def class_for(self, rec: Any) -> ClassLowering:
+        """The class that one use of a block (a site record) builds."""
+        variant = self.variants.get(id(rec.frame))
+        return variant if variant is not None else self.classes[rec.value.definition.name]

@@ -24,11 +24,14 @@ RESERVED = frozenset({"self", "torch", "nn", "F", "super", "pad_to_match1d", "pa
 
 
 class ClassLowering(Statements, Loops, Forward, Sizes, SourceLowering):
-    def __init__(self, owner: Lowering, d: n.Definition, frames: list[Frame]) -> None:
+    def __init__(self, owner: Lowering, d: n.Definition, frames: list[Frame],
+                 name: str | None = None, written_for: str = "") -> None:
         from ..backends.writer import Namespace
 
         self.owner = owner
         self.d = d
+        self.class_name = name or d.name  # a block split per value: `C2f_n2`
+        self.written_for = written_for  # `n=2`: the values this split class is for
         self.frames = frames
         self.is_block = d.kind == "block"
         self.site_names = owner.checker.site_names(d)
@@ -64,6 +67,9 @@ class ClassLowering(Statements, Loops, Forward, Sizes, SourceLowering):
         self.loop_vars: dict[int, str] = {}
         self.unrolled: dict[str, tuple[Any, list[ir.Ctor]]] = {}
         self.loop_layers: dict[str, str] = {}  # a layer bound in a written-out loop: `c[1]`
+        # names known to hold a tensor (False) or a written-out tuple (True) at the statement
+        # being lowered: inputs hold tensors until rebound
+        self.holds_tuple: dict[str, bool] = {p.name: False for p in d.inputs}
         self.loop_index_name: str | None = None
         self.in_init = False  # see SourceLowering
         self.tensor_attrs: dict[str, str] = {}
@@ -90,15 +96,20 @@ class ClassLowering(Statements, Loops, Forward, Sizes, SourceLowering):
                 f"{self.d.name} is written for {name}={py_literal(value)} only")])], []))
         init.extend(self.init)
         init.extend(self.late_init)
+        bound_always = {s.name for s in init if isinstance(s, ir.Local)} | {
+            p.name for p in self.params()}
         for name, attr in self.stored.items():
-            init.append(ir.Flag(attr, self.init_ns.name(name)))
+            local = self.init_ns.name(name)
+            if local not in bound_always:  # bound in one branch only: None on the others
+                init.insert(0, ir.Local(local, "None"))
+            init.append(ir.Flag(attr, local))
         forward: list[ir.ForwardStmt] = []
         for name, var in self.unpacked.items():
             input_name, axis = self.header_dims[name]
             forward.append(ir.Assign(var, ir.CallMethod(ir.Var(self.input_names[input_name]),
                                                         "size", [ir.Const(str(axis))])))
         forward.extend(self.fwd)
-        return ir.ClassDef(self.d.name, self.d.kind, self.d.pos, self.docstring(),
+        return ir.ClassDef(self.class_name, self.d.kind, self.d.pos, self.docstring(),
                            self.params(), init,
                            [self.input_names[p.name] for p in self.d.inputs], forward,
                            sorted(self.specialised))
@@ -108,7 +119,10 @@ class ClassLowering(Statements, Loops, Forward, Sizes, SourceLowering):
         hyper = [p for p in self.d.hyperparams if p.name not in self.specialised]
         out += [ir.Param(self.hyper_names[p.name]) for p in hyper if p.default is None]
         for p in hyper:
-            if p.default is not None:
+            if p.default is not None and p.name in self.fixed and self.written_for:
+                # a class split per value: its own value is the default
+                out.append(ir.Param(self.hyper_names[p.name], py_literal(self.fixed[p.name])))
+            elif p.default is not None:
                 literal = self.literal_default(p.default)
                 out.append(ir.Param(self.hyper_names[p.name],
                                     literal if literal is not None else "None"))
@@ -182,7 +196,14 @@ class ClassLowering(Statements, Loops, Forward, Sizes, SourceLowering):
             lines.extend(text.split("\n"))
         if len(seen) > 6:
             lines.append(f"... and {len(seen) - 6} more")
-        if self.fixed:
+        if self.written_for:
+            import textwrap
+
+            note = (f"Written for {self.written_for}: {self.d.name} is used with other values "
+                    f"too, which netdsl cannot follow in one class, so each has its own "
+                    f"(and refuses another value).")
+            lines += ["", *textwrap.wrap(note, 80)]
+        elif self.fixed:
             import textwrap
 
             fixed = ", ".join(f"{k}={py_literal(v)}" for k, v in sorted(self.fixed.items()))

@@ -180,6 +180,8 @@ class Forward:
                    multi: bool = False) -> ir.Expr:
         name = stage.callee[0]
         if len(stage.callee) == 1 and frame.kinds.get(name) == "layer" and not stage.called:
+            if stage.repeat is not None and len(inputs) > 1:  # `(t, memory) -> layer * n`:
+                return self.threaded(self.loop_layers.get(name, name), inputs)  # its copies
             return self.apply_value(frame.env.get(name), self.loop_layers.get(name, name), inputs,
                                     frame, multi)
         return self.apply_site(stage, inputs, frame, multi)
@@ -222,11 +224,15 @@ class Forward:
         elif id(site) not in self.emitted:
             self.emitted.add(id(site))
             ctor = self.site_ctor(site, frame)
+            if isinstance(ctor, (ir.Sequential, ir.Repeat)) and passes_first(rec):
+                ctor.container = "ModuleList"  # no nn.Sequential: it would pass tuples on
             if ctor is not None:
                 self.init.append(ir.Submodule(attr, ctor, getattr(site, "pos", None)))
         if rec.kind == "block":
             if rec.index >= 0 and len(inputs) > 1:
                 return self.threaded(attr, inputs)
+            if passes_first(rec):
+                return self.copies_passing_first(attr, inputs, len(records), multi)
             # a block whose output is a multi-output layer's (`x -> multihead_attention(4)`):
             # a pipeline passes on the first, as the checker does
             first = not multi and rec.frame is not None and isinstance(rec.frame.output,
@@ -246,6 +252,17 @@ class Forward:
                 call.first = True  # maxpool(return_indices=true): a pipeline takes the values
             return call
         return self.functional(spec, site, inputs, frame, rec)
+
+    def copies_passing_first(self: ClassLowering, attr: str, inputs: list[ir.Expr],
+                             copies: int, multi: bool) -> ir.Expr:
+        """`x -> Block * 2` where the block ends in a multi-output layer: each copy passes
+        its first output to the next (as check does), written out by index."""
+        var = self.fwd_ns.fresh("h")
+        current = inputs
+        for k in range(copies - 1):
+            self.fwd.append(ir.Assign((var, "_"), ir.CallModule(f"{attr}[{k}]", current)))
+            current = [ir.Var(var)]
+        return ir.CallModule(f"{attr}[{copies - 1}]", current, first=not multi)
 
     def threaded(self: ClassLowering, attr: str, inputs: list[ir.Expr]) -> ir.Expr:
         """`(x, mask) -> Block * n`: the copies (a ModuleList) in a loop, the first input
@@ -324,3 +341,10 @@ class Forward:
         if any(p != plans[0] for p in plans):
             raise Unsupported(f"{spec.name} would be written differently at two uses")
         return chain_expr(plans[0], inputs[0], lambda axis: self.fexpr(given[axis], frame))
+
+
+def passes_first(rec: SiteRecord) -> bool:
+    """A repeated block whose output is a multi-output layer's: each copy passes its first
+    output on (see Forward.copies_passing_first)."""
+    return rec.kind == "block" and rec.index >= 0 and rec.frame is not None and \
+        isinstance(rec.frame.output, PrimaryTuple)

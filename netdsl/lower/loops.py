@@ -99,6 +99,8 @@ class Loops:
             if len(records) != count or any(r.index >= 0 for r in records):
                 return False
             rec = records[0]
+            if rec.kind != "block" and not isinstance(rec.value, LayerValue):
+                return False  # a created tensor or parameter: written out
             spec = rec.value.spec if isinstance(rec.value, LayerValue) else None
             if rec.kind == "block" or spec is None or spec.module:
                 if spec is not None and (spec.primary or spec.forward != MODULE):

@@ -23,6 +23,7 @@ from ..dims import (
     render_expr,
     render_poly,
 )
+from ..dtypes import DEFAULT_FLOAT, TORCH_NAMES, canonical, is_float
 from ..errors import SourceError
 from ..render import float_code, py_literal, py_str
 from ..values import BlockValue, LayerValue
@@ -48,6 +49,7 @@ class SiteKey:
     index: int
     arg: str
     inner: Any = None  # for a block site: the key of the callee's own size parameter
+    loop: tuple[int, ...] = ()  # the iteration of a written-out loop the record is of
 
 
 def expr_key(v: Any) -> Any:
@@ -77,7 +79,7 @@ def caller_value(child: Frame, key: Any) -> Any:
     try:
         if isinstance(key, SiteKey):
             for rec in child.sites.get(key.site, []):
-                if rec.index != key.index:
+                if rec.index != key.index or rec.loop != key.loop:
                     continue
                 if key.inner is None and key.arg in rec.inferred:
                     return child.to_caller(rec.inferred[key.arg])
@@ -88,8 +90,22 @@ def caller_value(child: Frame, key: Any) -> Any:
             return child.mapping[key]
         return _substitute(key, child)
     except KeyError:
-        raise AssertionError(f"size {key} of block {child.definition.name} has no value "
-                             f"at this use") from None
+        raise NoValue(key) from None
+
+
+class SplitByValue(Exception):
+    """A block that cannot follow a hyperparameter is used with several values of it: each
+    value gets a class of its own."""
+
+    def __init__(self, name: str, values: list[str]) -> None:
+        super().__init__(name)
+        self.name = name
+        self.values = values
+
+
+class NoValue(Exception):
+    """A block's size parameter has no value at a use: the layer it sizes is on a branch
+    that use does not take (the class then gets None for it, and does not build the layer)."""
 
 
 def rebound_names(d: n.Definition) -> set[str]:
@@ -139,7 +155,8 @@ class Sizes:
         expression if an `if` of this class explains the difference; else a parameter."""
         values = [v for _, v in pairs]
         if len({expr_key(v) for v in values}) == 1:  # every use computes it the same way
-            return self.value_code(values[0], arg, SiteKey(id(site), rec.index, arg, inner))
+            key = SiteKey(id(site), rec.index, arg, inner, rec.loop)
+            return self.value_code(values[0], arg, key)
         for stmt in self.explored_ifs + self.all_ifs():
             by_branch: dict[int, Any] = {}
             consistent = True
@@ -153,7 +170,7 @@ class Sizes:
         if not self.is_block:
             real = [v for f, v in pairs if not f.speculative] or values
             return self.value_code(real[0], arg, None)
-        return self.size_param(SiteKey(id(site), rec.index, arg, inner), arg)
+        return self.size_param(SiteKey(id(site), rec.index, arg, inner, rec.loop), arg)
 
     def all_ifs(self: ClassLowering) -> list[n.If]:
         from ..check import walk_statements
@@ -164,7 +181,7 @@ class Sizes:
                     rec: SiteRecord, inner: Any) -> str:
         """`a if cond else b` over an `if`'s branches (the branches that reach this size)."""
         order = sorted(by_branch)
-        key = SiteKey(id(site), rec.index, arg, inner)
+        key = SiteKey(id(site), rec.index, arg, inner, rec.loop)
         code = self.value_code(by_branch[order[-1]], arg, key)
         for branch in reversed(order[:-1]):
             cond = self.sexpr(stmt.branches[branch][0], 1)
@@ -215,7 +232,7 @@ class Sizes:
                    override: dict[str, str] | None = None) -> ir.Call:
         bv = rec.value
         assert isinstance(bv, BlockValue) and rec.frame is not None
-        callee = self.owner.classes[bv.definition.name]
+        callee = self.owner.class_for(rec)
         args = []
         uses = [(f, r) for f, r in self.uses_of(site, rec.index, rec.loop)
                 if r.frame is not None] or [
@@ -224,15 +241,22 @@ class Sizes:
             if override is not None and sp.name in override:
                 args.append(override[sp.name])
                 continue
-            pairs = [(f, caller_value(r.frame, sp.key)) for f, r in uses if r.frame is not None]
-            args.append(self.inferred_code(site, rec, sp.name, pairs, sp.key))
+            pairs = []
+            for f, r in uses:
+                if r.frame is not None:
+                    try:
+                        pairs.append((f, caller_value(r.frame, sp.key)))
+                    except NoValue:
+                        continue
+            args.append(self.inferred_code(site, rec, sp.name, pairs, sp.key) if pairs
+                        else "None")
         call_args, kwargs = site_args(site)
         if isinstance(site, n.Call) and not bv.definition.hyperparams:
             call_args, kwargs = [], []
         args += [self.sexpr(a) for a in call_args]
         keywords = [(callee.hyper_names.get(k.name, k.name), self.sexpr(k.value))
                     for k in kwargs]
-        return ir.Call(bv.definition.name, args, keywords)
+        return ir.Call(callee.class_name, args, keywords)
 
     def sequential(self: ClassLowering, site: Any, records: list[SiteRecord],
                    frame: Frame) -> ir.Ctor:
@@ -307,8 +331,14 @@ class Sizes:
     def size_values(self: ClassLowering, site: Any, rec: SiteRecord) -> dict[str, Any]:
         """The inferred sizes of one copy, by the name the constructor takes them under."""
         if rec.kind == "block" and rec.frame is not None:
-            callee = self.owner.classes[rec.value.definition.name]  # type: ignore[union-attr]
-            return {sp.name: caller_value(rec.frame, sp.key) for sp in callee.size_params}
+            callee = self.owner.class_for(rec)
+            values = {}
+            for sp in callee.size_params:
+                try:
+                    values[sp.name] = caller_value(rec.frame, sp.key)
+                except NoValue:
+                    continue  # sizes a layer this use does not build
+            return values
         return dict(rec.inferred)
 
     def specialise_count(self: ClassLowering, count_expr: n.Expr, frame: Frame) -> None:
@@ -338,11 +368,8 @@ class Sizes:
                     continue
                 others = {py_literal(f.env.get(item.name)) for f in self.frames
                           if not f.speculative}
-                if len(others) > 1:
-                    raise SourceError(
-                        f"block {self.d.name} is used with {item.name} = "
-                        f"{' and '.join(sorted(others))}, but netdsl can write it for one value "
-                        f"only (it cannot follow {item.name} generically)", self.d.pos)
+                if len(others) > 1:  # one class per value (see Lowering.lower_definition)
+                    raise SplitByValue(item.name, sorted(others))
                 self.fixed[item.name] = value
 
     def bind_ast(self: ClassLowering, sig: tuple[Param, ...], site: Any) -> dict[str, Any]:
@@ -459,16 +486,13 @@ class Sizes:
         raise Unsupported(type(e).__name__)
 
 
-TORCH_FLOATS = {"half": "torch.float16", "float16": "torch.float16", "bfloat16": "torch.bfloat16",
-                "double": "torch.float64", "float64": "torch.float64"}
-
-
 def weights_dtype(rec: SiteRecord) -> str | None:
-    """`torch.float16` for a layer with weights whose input is half (torch computes a layer
+    """`torch.half` for a layer with weights whose input is half (torch computes a layer
     in its input's dtype only when its weights have it too); None for float32."""
     if rec.node.params == 0 and rec.cls not in ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"):
         return None
     dtypes = {t.tt.dtype for t in rec.node.inputs}
     if len(dtypes) != 1:
         return None
-    return TORCH_FLOATS.get(dtypes.pop())
+    dtype = canonical(dtypes.pop())
+    return TORCH_NAMES[dtype] if is_float(dtype) and dtype != DEFAULT_FLOAT else None

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 from .. import ir
 from .. import nodes as n
 from ..check import Frame, flat_tensors, walk_statements
+from ..dtypes import TORCH_NAMES
 from ..render import py_literal
-from ..sources import SOURCES, TORCH_DTYPES, constant
+from ..sources import SOURCES, constant
 from ..values import Node
 from .exprs import Unsupported
 
@@ -255,7 +256,7 @@ class SourceLowering:
         for k in e.kwargs:
             if k.name == "dtype":
                 dtype = frame.sites[id(e)][0].node.outputs[0].dtype
-                keywords.append(("dtype", ir.Const(f"torch.{TORCH_DTYPES[dtype]}")))
+                keywords.append(("dtype", ir.Const(TORCH_NAMES[dtype])))
             else:
                 keywords.append((k.name, self.fexpr(k.value, frame)))
         if not self.in_init and self.d.inputs:

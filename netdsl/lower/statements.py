@@ -42,7 +42,7 @@ class Statements:
             elif isinstance(stmt, n.ExprStmt):
                 self.expr_stmt(stmt, frames[0], last, top)
             elif isinstance(stmt, n.Return):
-                self.fwd.append(ir.Return(self.fexpr(stmt.value, frames[0]), stmt.pos))
+                self.fwd.append(ir.Return(self.fexpr(stmt.value, frames[0], multi=True), stmt.pos))
                 break  # what follows never runs (the checker warned about it)
 
     def if_stmt(self: ClassLowering, stmt: n.If, frames: list[Frame], final: bool) -> list[Frame]:
@@ -155,6 +155,14 @@ class Statements:
     def assign(self: ClassLowering, stmt: n.Assign, frame: Frame) -> None:
         target, value = stmt.target, stmt.value
         if isinstance(target, n.Name):
+            # what the name holds from here on, where the statement says it (the frame has
+            # only its last value): a tuple written out, a name's, else unknown
+            if isinstance(value, n.TupleExpr):
+                self.holds_tuple[target.id] = True
+            elif isinstance(value, n.Name) and value.id in self.holds_tuple:
+                self.holds_tuple[target.id] = self.holds_tuple[value.id]
+            else:
+                self.holds_tuple.pop(target.id, None)
             kind = frame.kinds.get(target.id)
             if kind == "layer" and isinstance(value, n.BinOp):  # `twice = linear(4) * 2`
                 value = value.left if isinstance(value.left, n.Call) else value.right
@@ -262,6 +270,8 @@ class Statements:
         if isinstance(inner, n.TupleExpr):
             return [self.fexpr(item, frame) for item in inner.items]
         value = frame.env.get(inner.id) if isinstance(inner, n.Name) else None
+        if isinstance(inner, n.Name) and self.holds_tuple.get(inner.id) is False:
+            value = None  # a tensor here, though the name is rebound to a tuple later
         if isinstance(inner, n.Name) and isinstance(value, tuple) and \
                 frame.kinds.get(inner.id) == "tensor":
             # a name holding a tuple of tensors: its items are the stage's inputs (indexed,

@@ -78,7 +78,11 @@ def checked_modules(nodes: list[Any]) -> Counter[Key]:
         if node.kind == "layer" and "cls" in node.meta and "shared_with" not in node.meta:
             if node.meta.get("opaque"):
                 raise Unvalidated(f"{node.meta['cls']} is a torch class netdsl does not model")
-            found[module_key(node.meta["cls"], node.meta.get("args", {}))] += 1
+            cls = node.meta["cls"]
+            taken = {p.name for p in SIGNATURES.get(cls, ())}
+            # only what the constructor takes (need_weights, is_causal go to forward)
+            args = {k: v for k, v in node.meta.get("args", {}).items() if k in taken}
+            found[module_key(cls, args)] += 1
         elif node.kind == "parameter" and "shared_with" not in node.meta:
             found[("Parameter", plain(node.outputs[0].shape))] += 1
     return found
@@ -202,8 +206,12 @@ class Instantiation:
         self.classes = {cls.name: cls for cls in module.classes}
         self.built: Counter[Key] = Counter()
         self.depth = 0
+        self.last_length = 0  # the items of the last container built
 
-    def build(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> None:
+    def build(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Interprets class `name`'s __init__; its environment: parameters, locals, and
+        `self.attr` for each attribute (a child instance's (class, environment), True for a
+        torch module, None where not built, a flag's value, `self.attr#len` for containers)."""
         cls = self.classes[name]
         self.depth += 1
         if self.depth > 64:
@@ -225,6 +233,7 @@ class Instantiation:
                 env[param.name] = evaluate(param.default, env)
         self.statements(cls.init, env)
         self.depth -= 1
+        return env
 
     def statements(self, stmts: list[ir.InitStmt], env: dict[str, Any]) -> None:
         for stmt in stmts:
@@ -236,9 +245,10 @@ class Instantiation:
             elif isinstance(stmt, ir.Flag):
                 env[f"self.{stmt.attr}"] = evaluate(stmt.value, env)
             elif isinstance(stmt, ir.Submodule):
-                env[f"self.{stmt.attr}"] = None if stmt.ctor is None else True
-                if stmt.ctor is not None:
-                    self.ctor(stmt.ctor, env)
+                attr = f"self.{stmt.attr}"
+                env[attr] = None if stmt.ctor is None else self.ctor(stmt.ctor, env)
+                if isinstance(stmt.ctor, (ir.Sequential, ir.Repeat)):
+                    env[f"{attr}#len"] = self.last_length
             elif isinstance(stmt, ir.Fail):
                 raise Refused(stmt.message)
             elif isinstance(stmt, ir.InitIf):
@@ -250,29 +260,35 @@ class Instantiation:
                     self.statements(stmt.orelse, env)
             elif isinstance(stmt, ir.Parameter):
                 self.built[("Parameter", self.created_shape(stmt.value, env))] += 1
-            elif isinstance(stmt, (ir.Buffer, ir.TensorLocal)):
-                continue  # not parameters or modules: check does not count them
+                env[f"self.{stmt.attr}"] = True
+            elif isinstance(stmt, ir.Buffer):
+                env[f"self.{stmt.attr}"] = True  # no parameter or module: check counts none
+            elif isinstance(stmt, ir.TensorLocal):
+                continue
             else:
                 raise Unvalidated(type(stmt).__name__)
 
-    def ctor(self, ctor: ir.Ctor, env: dict[str, Any]) -> None:
+    def ctor(self, ctor: ir.Ctor, env: dict[str, Any]) -> Any:
+        """Builds one constructor's modules; what the attribute holds (see build)."""
         if isinstance(ctor, ir.Sequential):
-            for item in ctor.items:
-                self.ctor(item, env)
-            return
+            items = [self.ctor(item, env) for item in ctor.items]
+            self.last_length = len(items)
+            return items
         if isinstance(ctor, ir.Repeat):
             count = evaluate(f"range({ctor.count})", env)
+            copies = []
             for index in count:
                 inner = dict(env)
                 if ctor.index is not None:
                     inner[ctor.index] = index
-                self.ctor(ctor.item, inner)
-            return
+                copies.append(self.ctor(ctor.item, inner))
+            self.last_length = len(copies)
+            return copies
         args = [evaluate(a, env) for a in ctor.args]
-        kwargs = {k: evaluate(v, env) for k, v in ctor.kwargs}
+        # dtype= is a factory argument (a half network's layers): check's args leave it out
+        kwargs = {k: evaluate(v, env) for k, v in ctor.kwargs if k != "dtype"}
         if ctor.func in self.classes:
-            self.build(ctor.func, args, kwargs)
-            return
+            return (ctor.func, self.build(ctor.func, args, kwargs))
         if not ctor.func.startswith("nn."):
             raise Unvalidated(f"a call of {ctor.func}")
         cls = ctor.func[3:]
@@ -286,18 +302,28 @@ class Instantiation:
         for p, value in zip(positional, args, strict=False):
             bound[p.name] = value
         bound.update(kwargs)
-        bound.pop("dtype", None)  # a factory argument: check's args leave it out
         for p in sig:
             if p.name not in bound and not p.star and not p.var_keyword:
                 if p.default is REQUIRED:
                     raise Unvalidated(f"nn.{cls} needs {p.name}")
                 bound[p.name] = p.default
         self.built[module_key(cls, bound)] += 1
+        return True
 
     def created_shape(self, value: ir.Expr, env: dict[str, Any]) -> tuple[int, ...]:
         """The shape of `torch.zeros(1, 1, hidden)`, `torch.empty(...).normal_(...)`."""
-        while isinstance(value, ir.CallMethod):
-            value = value.obj
+        while True:  # to the call that makes the tensor: `torch.ones(C, 1, 1) * scale`,
+            # `nn.init.trunc_normal_(torch.empty(n, heads), std=0.02)`
+            if isinstance(value, ir.CallMethod):
+                value = value.obj
+            elif isinstance(value, ir.BinaryOp):
+                value = value.left if isinstance(value.left, (ir.CallFunction, ir.CallMethod)) \
+                    else value.right
+            elif isinstance(value, ir.CallFunction) and value.func.startswith("nn.init.") and \
+                    value.args:
+                value = value.args[0]
+            else:
+                break
         if not isinstance(value, ir.CallFunction) or value.func not in (
                 "torch.zeros", "torch.ones", "torch.empty", "torch.full", "torch.randn",
                 "torch.rand"):
@@ -320,9 +346,116 @@ class Instantiation:
 
 def built_modules(module: ir.Module, name: str, kwargs: dict[str, Any]) -> Counter[Key]:
     """The torch modules and parameters class `name` builds with these arguments."""
+    return instantiate(module, name, kwargs)[0]
+
+
+def instantiate(module: ir.Module, name: str,
+                kwargs: dict[str, Any]) -> tuple[Counter[Key], Counter[Any]]:
+    """What class `name` builds with these arguments, and the operations other than module
+    calls its forward runs (each kind, how often), block instances' forward included."""
     inst = Instantiation(module)
-    inst.build(name, [], kwargs)
-    return inst.built
+    env = inst.build(name, [], kwargs)
+    ops: Counter[Any] = Counter()
+    forward_ops(inst.classes, name, env, ops, 1)
+    return inst.built, ops
+
+
+def forward_ops(classes: dict[str, ir.ClassDef], name: str, env: dict[str, Any],
+                ops: Counter[Any], times: int) -> None:
+    statements(classes, classes[name].forward, env, ops, times)
+
+
+def statements(classes: dict[str, ir.ClassDef], stmts: list[ir.ForwardStmt],
+               env: dict[str, Any], ops: Counter[Any], times: int) -> None:
+    """Follows forward's `if`s (on flags and built submodules) and loops (their counts)."""
+    for stmt in stmts:
+        if isinstance(stmt, ir.If):
+            body = stmt.orelse
+            for cond, branch in stmt.branches:
+                if condition(cond, env):
+                    body = branch
+                    break
+            statements(classes, body, env, ops, times)
+        elif isinstance(stmt, ir.For):
+            statements(classes, stmt.body, env, ops, times * loop_count(stmt.iterable, env))
+            containers = stmt.iterable.args if isinstance(stmt.iterable, ir.CallFunction) \
+                else [stmt.iterable]
+            for container in containers:  # the block instances the loop calls, each once
+                if isinstance(container, ir.Const):
+                    instances(classes, env.get(container.code), ops, times)
+        else:
+            expression_ops(classes, stmt.value, env, ops, times)
+
+
+def expression_ops(classes: dict[str, ir.ClassDef], e: Any, env: dict[str, Any],
+                   ops: Counter[Any], times: int) -> None:
+    stack = [e]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ir.CallModule):
+            attr, _, index = item.attr.partition("[")
+            held = env.get(f"self.{attr}")
+            if index and isinstance(held, list):  # `self.layers[2](x)`
+                held = held[int(index.rstrip("]"))]
+            instances(classes, held, ops, times)
+        elif isinstance(item, ir.BinaryOp):
+            ops[("op", item.op)] += times
+        elif isinstance(item, ir.UnaryOp):
+            ops[("unary", item.op)] += times
+        elif isinstance(item, ir.CallFunction):
+            ops[("call", item.func)] += times
+        elif isinstance(item, ir.CallMethod):
+            ops[("method", item.method)] += times
+        elif isinstance(item, ir.Subscript):
+            ops[("index",)] += times
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif hasattr(item, "__dataclass_fields__"):
+            stack.extend(getattr(item, f) for f in item.__dataclass_fields__)
+
+
+def instances(classes: dict[str, ir.ClassDef], held: Any, ops: Counter[Any],
+              times: int) -> None:
+    """The operations of the block instances an attribute holds (one, or a container's:
+    nn.Sequential runs every copy)."""
+    if isinstance(held, tuple) and len(held) == 2 and held[0] in classes:
+        forward_ops(classes, held[0], held[1], ops, times)
+    elif isinstance(held, list):
+        for item in held:
+            instances(classes, item, ops, times)
+
+
+def condition(cond: ir.Expr, env: dict[str, Any]) -> bool:
+    """A forward `if`'s condition: a flag of self, or whether a submodule was built."""
+    if isinstance(cond, ir.Const):
+        return bool(evaluate(cond.code, env))
+    if isinstance(cond, ir.UnaryOp) and cond.op == "not":
+        return not condition(cond.operand, env)
+    if isinstance(cond, ir.BinaryOp) and cond.op in ("is", "is not") and \
+            isinstance(cond.left, ir.Const) and isinstance(cond.right, ir.Const):
+        is_none = evaluate(cond.left.code, env) is None
+        return is_none if cond.op == "is" else not is_none
+    raise Unvalidated("a forward condition on tensors")
+
+
+def loop_count(iterable: ir.Expr, env: dict[str, Any]) -> int:
+    """How often forward's `for` runs: a container's length, a range's."""
+    if isinstance(iterable, ir.Const):
+        if f"{iterable.code}#len" in env:
+            return int(env[f"{iterable.code}#len"])
+        return len(evaluate(iterable.code, env))
+    if isinstance(iterable, ir.CallFunction) and iterable.func == "zip" and iterable.args:
+        return min(loop_count(a, env) for a in iterable.args)
+    if isinstance(iterable, ir.CallFunction) and iterable.func == "range":
+        return len(range(*(evaluate(a.code, env) for a in iterable.args
+                           if isinstance(a, ir.Const))))
+    raise Unvalidated("a loop over something else")
+
+
+def checked_path(nodes: list[Any]) -> Counter[Any]:
+    """What check computes besides modules: each operation (slices, arithmetic, reshapes)
+    and how often, in the network's nodes."""
+    return Counter((node.op, node.meta.get("symbol")) for node in nodes if node.kind == "op")
 
 
 def first_difference(built: Counter[Key], checked: Counter[Key]) -> str:
@@ -334,8 +467,12 @@ def first_difference(built: Counter[Key], checked: Counter[Key]) -> str:
             return f"a parameter of shape {list(key[1])}"
         return f"nn.{key[0]}({', '.join(f'{k}={safe(v)}' for k, v in key[1])})"
     if extra and missing:
-        return f"it would build {show(next(iter(extra)))} where check finds " \
-               f"{show(next(iter(missing)))}"
+        built_key, checked_key = next(iter(extra)), next(iter(missing))
+        if built_key[0] == checked_key[0] != "Parameter":  # the same class: what differs
+            same = set(built_key[1]) & set(checked_key[1])
+            built_key = (built_key[0], tuple(a for a in built_key[1] if a not in same))
+            checked_key = (checked_key[0], tuple(a for a in checked_key[1] if a not in same))
+        return f"it would build {show(built_key)} where check finds {show(checked_key)}"
     if extra:
         return f"it would build {show(next(iter(extra)))}, which check does not find"
     return f"it would not build {show(next(iter(missing)))}, which check finds"
