@@ -58,12 +58,14 @@ def pin_branch(value: Any, control: frozenset[Ref]) -> Any:
 
 
 def pin_fresh(outputs: Any, inputs: list[Tensor], every: frozenset[Ref],
-              flags: frozenset[Ref]) -> Any:
+              flags: frozenset[Ref], literals: frozenset[int] = frozenset()) -> Any:
     """A layer's output sizes that it computed (not passed on from an input): one written
     as an expression holds while the layer's flags keep their values; a plain number, which
-    says nothing of how it came from the arguments, holds for the arguments as they are."""
+    says nothing of how it came from the arguments, holds for the arguments as they are,
+    unless it is one of the numbers written as arguments (`embedding(vocab, 64)` gives 64
+    whatever vocab is; compile's validation catches a coincidence)."""
     if isinstance(outputs, tuple):
-        return tuple(pin_fresh(o, inputs, every, flags) for o in outputs)
+        return tuple(pin_fresh(o, inputs, every, flags, literals) for o in outputs)
     if outputs is None:  # an output torch returns as None (weights without need_weights)
         return None
     passed = {id(d) for t in inputs for d in t.shape}
@@ -73,6 +75,8 @@ def pin_fresh(outputs: Any, inputs: list[Tensor], every: frozenset[Ref],
             shape.append(d)
         elif isinstance(d, SInt):
             shape.append(pin(d, flags))
+        elif d in literals:
+            shape.append(d)
         else:
             shape.append(SInt(int(d), Opaque(every)) if every else d)
     return s.TT(tuple(shape), outputs.dtype)

@@ -121,6 +121,26 @@ class Layers:
             base = f"{base}.{index}"
         return frame.prefix + base
 
+    def check_known_indices(self: Checker, indices: Tensor, args: dict[str, Any],
+                            lv: LayerValue) -> None:
+        """Indices check knows (`arange(8)`, or `arange(T)` once --input gives T) must be
+        rows of the table, as torch's index check requires at run time."""
+        producer = indices.producer
+        if producer is None or "arange" not in producer.meta:
+            return
+        bounds = producer.meta["arange"]
+        rows: Any = args.get("num_embeddings")
+        if not is_int(rows) or not all(is_int(b) for b in bounds):
+            return
+        values = range(*(int(b) for b in bounds))
+        if values and (max(values) >= rows or min(values) < 0):
+            where = f" at {producer.pos.short}" if producer.pos is not None else ""
+            raise SourceError(
+                f"embedding has {rows} rows (num_embeddings), but its indices, "
+                f"{producer.label}, go up to {max(values)}: torch refuses an index out of "
+                f"range at run time", lv.pos, notes=[f"indices: {producer.label}{where}"],
+                fix=f"make num_embeddings at least {max(values) + 1}")
+
     def apply_layer(self: Checker, lv: LayerValue, inputs: list[Tensor], site: Any, frame: Frame,
                     index: int) -> Any:
         spec = lv.spec
@@ -157,6 +177,8 @@ class Layers:
             raise SourceError(f"invalid arguments for {spec.name}: {self._args_text(lv)}",
                               lv.pos) from None
         inputs = given
+        if spec.name == "embedding" and inputs:
+            self.check_known_indices(inputs[0], args, lv)
         if lv.torch_cls is not None and lv.torch_cls != applied.cls:
             raise SourceError(f"nn.{lv.torch_cls} does not fit its input "
                               f"{inputs[0].tt}: that input needs nn.{applied.cls}", lv.pos,
@@ -196,7 +218,9 @@ class Layers:
         if lv.shared and lv.instance is None:
             lv.instance = Instance(dict(applied.inferred), node, getattr(site, "pos", lv.pos))
         if lv.arg_refs:
-            applied.outputs = pin_fresh(applied.outputs, inputs, lv.arg_refs, lv.flag_refs)
+            literals = frozenset(v for v in args.values() if v.__class__ is int)
+            applied.outputs = pin_fresh(applied.outputs, inputs, lv.arg_refs, lv.flag_refs,
+                                        literals)
         outputs = self.wrap_outputs(applied, inputs, node, lv)
         frame.record(lv.site, SiteRecord("layer", lv, node, applied.inferred or NO_INFERRED,
                                          applied.cls, index=index))

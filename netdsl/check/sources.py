@@ -150,6 +150,10 @@ class Sources:
         node = self.new_node("op", name, None, label, torch, e.pos, [], frame)
         node.outputs = [tt]
         node.meta["created"] = True
+        if name == "arange":  # the values it holds, for what indexes with it (embedding)
+            bounds = [v for v, _ in values] + ([keywords["step"][0]] if "step" in keywords
+                                               else [])
+            node.meta["arange"] = tuple(bounds)
         frame.record(e, SiteRecord("create", None, node))  # type: ignore[arg-type]
         return Tensor(tt, self.source_whys(shape, label, e), node, 0)
 

@@ -127,8 +127,9 @@ class Tensors:
         for value, side in ((left, left_e), (right, right_e)):
             if isinstance(value, Tensor):
                 operands.append(value)
-            elif isinstance(value, (int, float)) and not isinstance(value, Sym) and (
+            elif (isinstance(value, (int, float, Sym))) and (
                     not isinstance(value, bool) or symbol in COMPARISONS):
+                # a symbolic size is a Python int at run time (`arange(B) * T + eos`)
                 if symbol == "@":
                     raise SourceError("'@' multiplies two tensors", side.pos)
             else:
@@ -137,7 +138,8 @@ class Tensors:
         if symbol == "@":
             return self.tensor_op(op, operands, e, frame, scalar=False, symbol=symbol)
         try:
-            result = tr.binary(symbol, *(v.tt if isinstance(v, Tensor) else v
+            result = tr.binary(symbol, *(v.tt if isinstance(v, Tensor) else
+                                         2 if isinstance(v, Sym) else v
                                          for v in (left, right)))
         except s.ShapeError as err:
             raise self.shape_error(err, None, operands, e.pos) from None
@@ -259,8 +261,7 @@ class Tensors:
                 if index.tt.dtype not in s.INT_DTYPES:
                     raise SourceError(f"a tensor index must hold integers, not "
                                       f"{index.tt.dtype}", item.pos)
-                if sum(isinstance(primary(self.eval(i, frame)), Tensor) for i in items
-                       if not isinstance(i, (n.Slice, n.EllipsisExpr))) > 1:
+                if tensor_inputs:  # (each item is evaluated once: it may make nodes)
                     raise SourceError("index with one tensor at a time", item.pos)
                 shape.extend(index.shape)
                 whys.extend(index.whys)

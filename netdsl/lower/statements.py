@@ -8,6 +8,7 @@ from .. import ir
 from .. import nodes as n
 from ..check import Frame
 from ..render import py_literal
+from ..values import PrimaryTuple
 from .exprs import Unsupported
 
 if TYPE_CHECKING:
@@ -154,15 +155,35 @@ class Statements:
 
     def assign(self: ClassLowering, stmt: n.Assign, frame: Frame) -> None:
         target, value = stmt.target, stmt.value
+        try:
+            self._assign(stmt, frame)
+        finally:  # what the name holds from here on (the value was read with what it held)
+            if isinstance(target, n.Name):
+                # where the statement says it (the frame has only the last value): a tuple
+                # written out, a name's, else unknown
+                held = self.value_holds_tuple(value, frame)
+                if held is None:
+                    self.holds_tuple.pop(target.id, None)
+                else:
+                    self.holds_tuple[target.id] = held
+
+    def value_holds_tuple(self: ClassLowering, value: n.Expr, frame: Frame) -> bool | None:
+        """Whether an assigned value is a tuple of tensors in forward: a tuple written out,
+        a block returning one; a name's state; None where only the frame can say."""
+        if isinstance(value, n.TupleExpr):
+            return True
+        if isinstance(value, n.Name):
+            return self.holds_tuple.get(value.id)
+        if isinstance(value, n.Pipeline) and value.stages:
+            records = self.site_records(frame, value.stages[-1])
+            if records and records[0].kind == "block" and records[0].frame is not None:
+                output = records[0].frame.output
+                return isinstance(output, tuple) and not isinstance(output, PrimaryTuple)
+        return None
+
+    def _assign(self: ClassLowering, stmt: n.Assign, frame: Frame) -> None:
+        target, value = stmt.target, stmt.value
         if isinstance(target, n.Name):
-            # what the name holds from here on, where the statement says it (the frame has
-            # only its last value): a tuple written out, a name's, else unknown
-            if isinstance(value, n.TupleExpr):
-                self.holds_tuple[target.id] = True
-            elif isinstance(value, n.Name) and value.id in self.holds_tuple:
-                self.holds_tuple[target.id] = self.holds_tuple[value.id]
-            else:
-                self.holds_tuple.pop(target.id, None)
             kind = frame.kinds.get(target.id)
             if kind == "layer" and isinstance(value, n.BinOp):  # `twice = linear(4) * 2`
                 value = value.left if isinstance(value.left, n.Call) else value.right
