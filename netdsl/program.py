@@ -220,7 +220,7 @@ def validate_definition(d: n.Definition) -> None:
 def check(text: str, filename: str, inputs: dict[str, list[Any]] | None = None,
           defaults: dict[str, dict[str, Any]] | None = None) -> Program:
     """`defaults`: per network, hyperparameter values to check it with instead of the
-    header's defaults."""
+    header's defaults; given, only the networks it names are checked."""
     sources: dict[str, str] = {}
     errors: list[Diagnostic] = []
     modules = load(text, filename, sources, errors)
@@ -241,7 +241,7 @@ def check(text: str, filename: str, inputs: dict[str, list[Any]] | None = None,
                                + (f" ({hint})" if hint else ""))
     try:
         for d in main:
-            if definitions.get(d.name) is not d:
+            if definitions.get(d.name) is not d or (defaults and d.name not in defaults):
                 continue
             networks.append(checker.check_network(d, {k: v for k, v in overrides.items()
                                                       if any(p.name == k for p in d.inputs)},

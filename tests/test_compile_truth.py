@@ -21,7 +21,6 @@ CASES = sorted((Path(__file__).resolve().parent / "compile_truth").glob("*.net")
 
 # case -> what still goes wrong (see the comment at the top of each file)
 KNOWN = {
-    "18_symbolic_dim_as_block_hp_exit3": "a symbolic dimension as a block hyperparameter",
     "f_cascade": "check refuses a loop over a symbolic size (issue 23, run-time loops)",
     "f_intstage": "check refuses int(x) on a tensor (issue 23, casts)",
 }
@@ -65,3 +64,19 @@ def test_compiled_module_agrees_with_check(path: Path) -> None:
         pytest.fail(f"check rejects a program torch runs: {err}")
     findings = disagreements(source, tools=("fx", "jit"))
     assert not findings, "\n".join(map(str, findings))
+
+
+def test_a_run_time_size_a_block_reads_as_a_hyperparameter_is_a_located_error() -> None:
+    """compile cannot build `T` into a block: a located error whose fix, applied, compiles
+    to a module that agrees with check."""
+    source = ("block P(n)(x: [B, S, C]):\n    x -> reshape(B, n, -1)\n\n"
+              "network N(x: [B, T, 8]):\n    x -> P(T)\n")
+    program = netdsl.check_source(source)
+    with pytest.raises(netdsl.NetDSLError) as info:
+        netdsl.to_pytorch(program)
+    message = str(info.value)
+    assert "known only at run time" in message and info.value.diagnostics[0].line == 5
+    assert "give P's input a shape that names it, e.g. x: [B, T, ...]" in message
+    fixed = ("block P(x: [B, T, C]):\n    x -> reshape(B, T, -1)\n\n"
+             "network N(x: [B, T, 8]):\n    x -> P\n")
+    assert not disagreements(fixed)

@@ -16,6 +16,7 @@ from ..dims import (
     Opaque,
     Ref,
     SInt,
+    Sym,
     normal,
     poly_difference,
     poly_scale_add,
@@ -253,10 +254,30 @@ class Sizes:
         call_args, kwargs = site_args(site)
         if isinstance(site, n.Call) and not bv.definition.hyperparams:
             call_args, kwargs = [], []
-        args += [self.sexpr(a) for a in call_args]
-        keywords = [(callee.hyper_names.get(k.name, k.name), self.sexpr(k.value))
-                    for k in kwargs]
+        names = [p.name for p in bv.definition.hyperparams]
+        args += [self.hyper_arg(callee, names[i] if i < len(names) else "", a, rec.frame)
+                 for i, a in enumerate(call_args)]
+        keywords = [(callee.hyper_names.get(k.name, k.name),
+                     self.hyper_arg(callee, k.name, k.value, rec.frame)) for k in kwargs]
         return ir.Call(callee.class_name, args, keywords)
+
+    def hyper_arg(self: ClassLowering, callee: ClassLowering, name: str, e: n.Expr,
+                  child: Frame) -> str:
+        """A block hyperparameter's argument. A size known only at run time (`T`) cannot be
+        passed to a constructor: None for a hyperparameter the class never reads; one it
+        reads is a located error, never code that fails."""
+        if not isinstance(child.env.get(name), Sym):
+            return self.sexpr(e)
+        from .classes import _mentions
+
+        if not _mentions([*callee.init, *callee.fwd], callee.hyper_names.get(name, name)):
+            return "None"
+        raise SourceError(f"{name} of block {callee.d.name} is given the size "
+                          f"{child.env[name]}, known only at run time, but a block's "
+                          f"hyperparameters are built into it: netdsl cannot write this use",
+                          getattr(e, "pos", None) or callee.d.pos,
+                          fix=f"give {callee.d.name}'s input a shape that names it, "
+                              f"e.g. x: [B, {child.env[name]}, ...], and use that name")
 
     def sequential(self: ClassLowering, site: Any, records: list[SiteRecord],
                    frame: Frame) -> ir.Ctor:
