@@ -230,7 +230,10 @@ def check_tools(model: Any, inputs: list[torch.Tensor], name: str,
     findings = []
     with torch.no_grad():
         want = flat_outputs(model(*inputs))
+    recurrent = any(isinstance(m, torch.nn.RNNBase) for m in model.modules())
     for tool in tools:
+        if tool == "compile" and recurrent:
+            continue  # Dynamo captures no nn.LSTM/GRU/RNN in one graph (docs/language.md)
         try:
             with torch.no_grad():
                 if tool == "fx":
@@ -247,9 +250,10 @@ def check_tools(model: Any, inputs: list[torch.Tensor], name: str,
             text = re.sub(r"\s+", " ", str(exc))[:300]
             findings.append(Finding("c", name, f"{tool}: {type(exc).__name__}: {text}"))
             continue
-        pairs = zip(got_flat, want, strict=False)
+        pairs = zip(got_flat, want, strict=False)  # a traced graph may fuse: float noise
         if len(got_flat) != len(want) or not all(
-                g.shape == w.shape and torch.equal(g, w) for g, w in pairs):
+                g.shape == w.shape and torch.allclose(g, w, rtol=1e-5, atol=1e-6)
+                for g, w in pairs):
             findings.append(Finding("c", name, f"{tool} disagrees with eager"))
     return findings
 

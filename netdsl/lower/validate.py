@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -114,9 +115,12 @@ def evaluate(code: str, env: dict[str, Any]) -> Any:
     `ast`, never executed)."""
     try:
         tree = ast.parse(code, mode="eval")
+        return _eval(tree.body, env)
     except SyntaxError as err:
         raise Unvalidated(f"cannot read {code!r}") from err
-    return _eval(tree.body, env)
+    except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError,
+            OverflowError) as err:  # Python would raise as well: no value to compare
+        raise Unvalidated(f"{type(err).__name__} in {code!r}") from None
 
 
 def _name_of(node: ast.expr) -> str:
@@ -354,9 +358,13 @@ def instantiate(module: ir.Module, name: str,
     """What class `name` builds with these arguments, and the operations other than module
     calls its forward runs (each kind, how often), block instances' forward included."""
     inst = Instantiation(module)
-    env = inst.build(name, [], kwargs)
-    ops: Counter[Any] = Counter()
-    forward_ops(inst.classes, name, env, ops, 1)
+    try:
+        env = inst.build(name, [], kwargs)
+        ops: Counter[Any] = Counter()
+        forward_ops(inst.classes, name, env, ops, 1)
+    except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError, OverflowError,
+            RecursionError) as err:  # what the interpreter cannot follow: trusted as written
+        raise Unvalidated(f"{type(err).__name__}: {err}") from None
     return inst.built, ops
 
 
@@ -393,10 +401,12 @@ def expression_ops(classes: dict[str, ir.ClassDef], e: Any, env: dict[str, Any],
     while stack:
         item = stack.pop()
         if isinstance(item, ir.CallModule):
-            attr, _, index = item.attr.partition("[")
+            attr = item.attr.split("[", 1)[0]
             held = env.get(f"self.{attr}")
-            if index and isinstance(held, list):  # `self.layers[2](x)`
-                held = held[int(index.rstrip("]"))]
+            for index in re.findall(r"\[(\d+)\]", item.attr):  # `self.layers[2][0](x)`
+                if not isinstance(held, list) or int(index) >= len(held):
+                    raise Unvalidated(f"an index of {attr}")
+                held = held[int(index)]
             instances(classes, held, ops, times)
         elif isinstance(item, ir.BinaryOp):
             ops[("op", item.op)] += times
