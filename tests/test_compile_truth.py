@@ -10,6 +10,7 @@ fails the run until it is moved out of KNOWN.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,14 @@ def test_a_run_time_size_a_block_reads_as_a_hyperparameter_is_a_located_error() 
     fixed = ("block P(x: [B, T, C]):\n    x -> reshape(B, T, -1)\n\n"
              "network N(x: [B, T, 8]):\n    x -> P\n")
     assert not disagreements(fixed)
+
+
+def test_a_size_written_as_a_hyperparameter_stays_offered() -> None:
+    """`embedding(vocab, 64) -> linear(4)`: 64 is written, whatever vocab is, so the class
+    offers vocab (it was specialised) and is honest for other values."""
+    source = ("network E(vocab=5000)(ids: long[B, T]):\n"
+              "    ids -> embedding(vocab, 64) -> linear(4)\n")
+    namespace: dict[str, object] = {}
+    exec(netdsl.to_pytorch(netdsl.check_source(source)), namespace)
+    assert "vocab" in inspect.signature(namespace["E"].__init__).parameters  # type: ignore
+    assert not disagreements(source)
