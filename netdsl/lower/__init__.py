@@ -93,7 +93,7 @@ def dishonest(program: Program, module: ir.Module,
             default_ops = validate.instantiate(module, name, {})[1]
         except (validate.Unvalidated, validate.Refused):
             continue
-        default = (validate.checked_path(net.nodes), default_ops)
+        default = (validate.checked_ops(net.nodes), default_ops)
         trials = [{p: v} for p, values in samples.items() for v in values]
         joint = {p: values[0] for p, values in samples.items() if values}
         if len(joint) > 1:
@@ -132,7 +132,7 @@ def disagreement(program: Program, text: str, module: ir.Module, net: Any,
     if built != expected:
         return f"{shown} " + validate.first_difference(built, expected)
     checked_default, class_default = default
-    if validate.checked_path(nodes) != checked_default and ops == class_default:
+    if validate.checked_ops(nodes) != checked_default and ops == class_default:
         # forward computes what it computes at the defaults, where check computes other things
         return (f"{shown} its forward would run the operations it runs at the default, "
                 f"where check finds others (a branch or a loop it cannot follow)")

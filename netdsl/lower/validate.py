@@ -11,7 +11,10 @@ hyperparameter for which the two differ is not offered: the class is specialised
 and its docstring says why (the first difference found).
 
 What this compares: each torch module's class and its arguments as torch's signature names
-them (defaults filled in), and each parameter's shape. It does not run ``forward``.
+them (defaults filled in), and each parameter's shape; then ``forward``, followed through its
+``if``s on flags and built submodules, its loops and the block instances it calls, by the
+operations other than module calls it runs (where `check` finds other operations than at the
+defaults but the class would run the same ones, it cannot follow the value). Nothing is run.
 """
 
 from __future__ import annotations
@@ -348,11 +351,6 @@ class Instantiation:
         return tuple(flat)
 
 
-def built_modules(module: ir.Module, name: str, kwargs: dict[str, Any]) -> Counter[Key]:
-    """The torch modules and parameters class `name` builds with these arguments."""
-    return instantiate(module, name, kwargs)[0]
-
-
 def instantiate(module: ir.Module, name: str,
                 kwargs: dict[str, Any]) -> tuple[Counter[Key], Counter[Any]]:
     """What class `name` builds with these arguments, and the operations other than module
@@ -462,7 +460,7 @@ def loop_count(iterable: ir.Expr, env: dict[str, Any]) -> int:
     raise Unvalidated("a loop over something else")
 
 
-def checked_path(nodes: list[Any]) -> Counter[Any]:
+def checked_ops(nodes: list[Any]) -> Counter[Any]:
     """What check computes besides modules: each operation (slices, arithmetic, reshapes)
     and how often, in the network's nodes."""
     return Counter((node.op, node.meta.get("symbol")) for node in nodes if node.kind == "op")
