@@ -39,6 +39,7 @@ class Program:
     uses: dict[str, list[Frame]] = field(default_factory=dict)
     checker: Checker | None = None
     _graphs: list[ir.Network] | None = field(default=None, repr=False)
+    _lowered: ir.Module | None = field(default=None, repr=False)  # see lower.lower
 
     @property
     def graphs(self) -> list[ir.Network]:

@@ -31,7 +31,7 @@ from .. import ir
 from .. import nodes as n
 from ..check import Checker, Frame
 from ..errors import NetDSLError
-from ..program import Program
+from ..program import Program, check
 from ..render import py_literal
 from ..values import BlockValue
 from . import validate
@@ -41,7 +41,15 @@ from .sizes import SplitByValue
 
 def lower(program: Program) -> ir.Module:
     """The classes of a checked program, each validated against `check` (validate.py): a
-    network hyperparameter the class cannot follow is not offered."""
+    network hyperparameter the class cannot follow is not offered. Validation checks the
+    program again at other values, so the result is kept on the program (`build` of each of
+    its networks, and `to_pytorch` after them, lower it once)."""
+    if program._lowered is None:
+        program._lowered = validated(program)
+    return program._lowered
+
+
+def validated(program: Program) -> ir.Module:
     forced: dict[str, dict[str, str]] = {}
     module = Lowering(program, forced).run()
     for _ in range(8):  # each round fixes at least one more hyperparameter, or stops
@@ -69,8 +77,9 @@ def sample_values(default: Any) -> list[Any]:
 def dishonest(program: Program, module: ir.Module,
               forced: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
     """Per network class, the hyperparameters it offers for which, built with another value
-    that `check` accepts, it would not build the modules `check` finds; with the reason.
-    Each is tried alone, then all together (a size may follow each but not both)."""
+    that `check` accepts, it would not build the modules `check` finds or its forward would
+    not follow `check`'s operations; with the reason. Each is tried alone, then all together
+    (a size may follow each but not both)."""
     found: dict[str, dict[str, str]] = {}
     classes = {cls.name: cls for cls in module.classes}
     text = program.sources.get(program.file)
@@ -114,9 +123,7 @@ def disagreement(program: Program, text: str, module: ir.Module, net: Any,
                  values: dict[str, Any], default: tuple[Any, Any]) -> str | None:
     """How class `net` built with `values` differs from what `check` finds with them as the
     defaults (None: it does not, or check rejects them and nothing is promised). `default`:
-    check's operations and the class's forward path at the defaults."""
-    from ..program import check
-
+    check's operations and the class's forward operations at the defaults."""
     name = net.definition.name
     try:
         again = check(text, program.file, net.frame.overrides, {name: values})
@@ -249,9 +256,7 @@ class Lowering:
             if written_for:
                 for frame in group:
                     self.variants[id(frame)] = lowering
-            else:
-                self.classes[d.name] = lowering
-            self.classes.setdefault(d.name, lowering)
+            self.classes.setdefault(d.name, lowering)  # a split block: its first class
             out.append(built)
         return out
 

@@ -12,7 +12,7 @@ from ..dims import Ref
 from ..render import py_literal
 from .forward import Forward
 from .loops import Loops
-from .sizes import SizeParam, Sizes, rebound_names
+from .sizes import SizeParam, Sizes, mentions, rebound_names
 from .sources import SourceLowering
 from .statements import Statements
 
@@ -86,7 +86,7 @@ class ClassLowering(Statements, Loops, Forward, Sizes, SourceLowering):
         init: list[ir.InitStmt] = []
         later = [*self.defaults(), *self.init, *self.late_init]
         for name, value in self.specialised.items():
-            if name in self.stored or _mentions(later, self.hyper_names[name]):
+            if name in self.stored or mentions(later, self.hyper_names[name]):
                 # (a written-out loop's count may be named nowhere else)
                 init.append(ir.Local(self.hyper_names[name], py_literal(value)))
         init.extend(self.defaults())
@@ -220,22 +220,3 @@ def display_name(path: str) -> str:
 
     name = path.replace("\\", "/").rsplit("/", 1)[-1]
     return re.sub(r"[^A-Za-z0-9_.\-]", "_", name)[:80] or "source"
-
-
-def _mentions(stmts: list[Any], name: str) -> bool:
-    """Whether code in these IR statements (their strings, at any depth) names `name`."""
-    import dataclasses
-    import re
-
-    word = re.compile(rf"\b{re.escape(name)}\b")
-    stack: list[Any] = list(stmts)
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if word.search(item):
-                return True
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
-        elif dataclasses.is_dataclass(item):
-            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item))
-    return False

@@ -98,10 +98,9 @@ class SplitByValue(Exception):
     """A block that cannot follow a hyperparameter is used with several values of it: each
     value gets a class of its own."""
 
-    def __init__(self, name: str, values: list[str]) -> None:
+    def __init__(self, name: str) -> None:
         super().__init__(name)
         self.name = name
-        self.values = values
 
 
 class NoValue(Exception):
@@ -268,9 +267,7 @@ class Sizes:
         reads is a located error, never code that fails."""
         if not isinstance(child.env.get(name), Sym):
             return self.sexpr(e)
-        from .classes import _mentions
-
-        if not _mentions([*callee.init, *callee.fwd], callee.hyper_names.get(name, name)):
+        if not mentions([*callee.init, *callee.fwd], callee.hyper_names.get(name, name)):
             return "None"
         raise SourceError(f"{name} of block {callee.d.name} is given the size "
                           f"{child.env[name]}, known only at run time, but a block's "
@@ -390,7 +387,7 @@ class Sizes:
                 others = {py_literal(f.env.get(item.name)) for f in self.frames
                           if not f.speculative}
                 if len(others) > 1:  # one class per value (see Lowering.lower_definition)
-                    raise SplitByValue(item.name, sorted(others))
+                    raise SplitByValue(item.name)
                 self.fixed[item.name] = value
 
     def bind_ast(self: ClassLowering, sig: tuple[Param, ...], site: Any) -> dict[str, Any]:
@@ -517,3 +514,22 @@ def weights_dtype(rec: SiteRecord) -> str | None:
         return None
     dtype = canonical(dtypes.pop())
     return TORCH_NAMES[dtype] if is_float(dtype) and dtype != DEFAULT_FLOAT else None
+
+
+def mentions(stmts: list[Any], name: str) -> bool:
+    """Whether code in these IR statements (their strings, at any depth) names `name`."""
+    import dataclasses
+    import re
+
+    word = re.compile(rf"\b{re.escape(name)}\b")
+    stack: list[Any] = list(stmts)
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if word.search(item):
+                return True
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif dataclasses.is_dataclass(item):
+            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item))
+    return False
